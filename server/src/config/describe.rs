@@ -1,0 +1,146 @@
+//! The effective settings as `VAR=value` lines for `tenk-server check-config`,
+//! with every secret redacted.
+
+use secrecy::ExposeSecret;
+
+use super::parse::human;
+use super::{LogFormat, PasswordHashKind, Settings, SslMode};
+
+/// Replaces the password of a `scheme://user:password@host/...` URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        None => url.to_string(),
+        Some(at) => {
+            let userinfo = &url[scheme_end..scheme_end + at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            format!("{}{masked}{}", &url[..scheme_end], &url[scheme_end + at..])
+        }
+    }
+}
+
+fn redacted(secret: Option<&secrecy::SecretString>) -> String {
+    match secret {
+        Some(_) => "<redacted>".into(),
+        None => "<unset>".into(),
+    }
+}
+
+impl Settings {
+    /// Each effective setting as `(VARIABLE, value)`, secrets redacted.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let db = &self.database;
+        let redis = &self.redis;
+        let auth = &self.auth;
+        let http = &self.http;
+        let read_urls: Vec<String> = db
+            .read_urls
+            .iter()
+            .map(|url| redact_url(url.expose_secret()))
+            .collect();
+        vec![
+            ("APP_ENV", self.env.as_str().into()),
+            ("INSTANCE_ID", self.instance_id.clone()),
+            ("HOST", http.host.to_string()),
+            ("PORT", http.port.to_string()),
+            ("WORKERS", http.workers.to_string()),
+            (
+                "CLUSTER_MODE",
+                format!(
+                    "{} (ignored: WORKERS threads use every core)",
+                    self.cluster_mode
+                ),
+            ),
+            ("REQUEST_TIMEOUT", human(http.request_timeout)),
+            ("REQUEST_BODY_LIMIT", http.body_limit.to_string()),
+            ("SHUTDOWN_TIMEOUT", human(http.shutdown_timeout)),
+            ("DATABASE_URL", redact_url(db.url.expose_secret())),
+            ("DATABASE_READ_URLS", read_urls.join(",")),
+            ("DB_POOL_MAX", db.pool_max.to_string()),
+            ("DB_POOL_MIN", db.pool_min.to_string()),
+            ("DB_IDLE_TIMEOUT", human(db.idle_timeout)),
+            ("DB_CONNECT_TIMEOUT", human(db.connect_timeout)),
+            ("DB_ACQUIRE_TIMEOUT", human(db.acquire_timeout)),
+            ("DB_SSL_MODE", ssl_mode_name(db.ssl_mode).into()),
+            ("REDIS_URL", redact_url(redis.url.expose_secret())),
+            ("REDIS_COMMAND_TIMEOUT", human(redis.command_timeout)),
+            ("REDIS_CONNECT_TIMEOUT", human(redis.connect_timeout)),
+            ("REDIS_KEEPALIVE", human(redis.keepalive)),
+            ("REDIS_KEY_PREFIX", redis.key_prefix.clone()),
+            ("ENABLE_AUTO_PIPELINING", redis.auto_pipelining.to_string()),
+            (
+                "LOG_FORMAT",
+                match self.log.format {
+                    LogFormat::Json => "json",
+                    LogFormat::Pretty => "pretty",
+                }
+                .into(),
+            ),
+            ("LOG_LEVEL", self.log.level.clone()),
+            ("OPS_TOKEN", redacted(self.ops_token.as_ref())),
+            (
+                "PASSWORD_HASH",
+                match auth.password_hash {
+                    PasswordHashKind::Argon2id => "argon2id",
+                    PasswordHashKind::Bcrypt => "bcrypt",
+                }
+                .into(),
+            ),
+            ("BCRYPT_ROUNDS", auth.bcrypt_rounds.to_string()),
+            ("JWT_SECRET", redacted(Some(&auth.jwt_secret))),
+            (
+                "JWT_SECRET_PREVIOUS",
+                redacted(auth.jwt_secret_previous.as_ref()),
+            ),
+            ("JWT_ISSUER", auth.jwt_issuer.clone()),
+            ("JWT_AUDIENCE", auth.jwt_audience.clone()),
+            ("ACCESS_TOKEN_TTL", human(auth.access_token_ttl)),
+            ("SESSION_TTL", human(auth.session_ttl)),
+            ("SESSION_IDLE_TIMEOUT", human(auth.session_idle_timeout)),
+            ("ENABLE_APP_CACHE", self.cache.enabled.to_string()),
+            ("APP_CACHE_SIZE", self.cache.size.to_string()),
+        ]
+    }
+}
+
+fn ssl_mode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/tenk"),
+            "postgres://app:***@db:5432/tenk"
+        );
+        assert_eq!(
+            redact_url("redis://:pw@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+        assert_eq!(
+            redact_url("postgres://app@db/tenk"),
+            "postgres://app@db/tenk"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+    }
+}

@@ -1,0 +1,173 @@
+//! Typed settings, read once at start from the environment (and `.env`).
+//!
+//! The seed's variable names are the interface. Every value is checked here,
+//! and a bad one stops the start with one line naming the variable, the value
+//! and what was expected. Secrets are [`SecretString`], so `Debug` redacts them.
+
+mod describe;
+mod load;
+mod parse;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+pub use describe::redact_url;
+
+/// A development-only JWT secret, so the quick start needs no setup.
+/// Production refuses to start with it.
+pub const DEV_JWT_SECRET: &str = "tenk-development-only-jwt-secret-do-not-use-in-production";
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub env: AppEnv,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub log: LogSettings,
+    pub auth: AuthSettings,
+    pub cache: CacheSettings,
+    /// Bearer token guarding `/metrics` and `/api/health/detailed`.
+    pub ops_token: Option<SecretString>,
+    /// Names this process in health bodies and logs (`INSTANCE_ID`, else the host name).
+    pub instance_id: String,
+    /// `CLUSTER_MODE` from the seed: accepted and ignored, since one process already
+    /// uses every core through `WORKERS` tokio worker threads.
+    pub cluster_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+impl AppEnv {
+    pub fn is_production(self) -> bool {
+        self == Self::Production
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub host: IpAddr,
+    pub port: u16,
+    /// Tokio worker threads: the seed's `WORKERS`.
+    pub workers: usize,
+    pub request_timeout: Duration,
+    pub body_limit: usize,
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub read_urls: Vec<SecretString>,
+    pub pool_max: u32,
+    pub pool_min: u32,
+    pub idle_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub acquire_timeout: Duration,
+    pub ssl_mode: SslMode,
+}
+
+/// `DB_SSL_MODE`, as libpq spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    /// `REDIS_URL`, or one built from `REDIS_HOST`/`PORT`/`PASSWORD`/`DB`.
+    pub url: SecretString,
+    pub command_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub keepalive: Duration,
+    /// Every key this instance writes starts with it (tests use one per test).
+    pub key_prefix: String,
+    /// The seed's `ENABLE_AUTO_PIPELINING`: the multiplexed connection always
+    /// pipelines concurrent commands; `false` caps it at one in flight.
+    pub auto_pipelining: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// An `EnvFilter` directive such as `info` or `tenk_server=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordHashKind {
+    Argon2id,
+    Bcrypt,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub password_hash: PasswordHashKind,
+    pub bcrypt_rounds: u32,
+    pub jwt_secret: SecretString,
+    pub jwt_secret_previous: Option<SecretString>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    pub access_token_ttl: Duration,
+    /// Absolute lifetime of a session (the seed's `SESSION_TTL`).
+    pub session_ttl: Duration,
+    /// A session unused for this long ends.
+    pub session_idle_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub size: u64,
+}
+
+/// A configuration value that stops the start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}{}: expected {expected}", value.as_ref().map(|v| format!("={v}")).unwrap_or_else(|| " is not set".into()))]
+pub struct ConfigError {
+    pub var: &'static str,
+    /// The offending value (redacted for secrets); `None` when it is missing.
+    pub value: Option<String>,
+    pub expected: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// The first invalid or missing value.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map.
+    ///
+    /// # Errors
+    /// The first invalid or missing value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        load::load(&lookup)
+    }
+}

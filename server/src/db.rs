@@ -1,0 +1,213 @@
+//! PostgreSQL through sqlx pools: the primary takes writes, reads go
+//! round-robin to healthy read replicas and fall back to the primary when
+//! none is healthy. A background task re-checks replicas every few seconds.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use futures_util::future::join_all;
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+
+use crate::config::{DatabaseSettings, SslMode};
+
+/// Each dependency check is bounded so health endpoints never hang.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+const REPLICA_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The primary pool and the read-replica pools.
+#[derive(Clone)]
+pub struct Database {
+    primary: PgPool,
+    replicas: Arc<[Replica]>,
+    cursor: Arc<AtomicUsize>,
+}
+
+struct Replica {
+    pool: PgPool,
+    healthy: AtomicBool,
+}
+
+/// The outcome of one bounded `select 1`.
+#[derive(Debug, Clone)]
+pub struct Ping {
+    pub up: bool,
+    pub latency: Duration,
+    pub error: Option<String>,
+}
+
+impl Database {
+    /// Wraps an open primary pool and lazily connected replica pools; replicas
+    /// count as down until their first successful check.
+    pub fn new(primary: PgPool, settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let replicas = settings
+            .read_urls
+            .iter()
+            .map(|url| {
+                let options = connect_options(url.expose_secret(), settings)?;
+                Ok(Replica {
+                    pool: pool_options(settings).connect_lazy_with(options),
+                    healthy: AtomicBool::new(false),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Self {
+            primary,
+            replicas: replicas.into(),
+            cursor: Arc::default(),
+        })
+    }
+
+    /// The pool for writes (and reads that must see them).
+    pub fn writer(&self) -> &PgPool {
+        &self.primary
+    }
+
+    /// A pool for reads: the next healthy replica, else the primary.
+    pub fn reader(&self) -> &PgPool {
+        let count = self.replicas.len();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        (0..count)
+            .map(|offset| &self.replicas[(start + offset) % count])
+            .find(|replica| replica.healthy.load(Ordering::Relaxed))
+            .map_or(&self.primary, |replica| &replica.pool)
+    }
+
+    pub fn replica_pools(&self) -> impl Iterator<Item = &PgPool> {
+        self.replicas.iter().map(|replica| &replica.pool)
+    }
+
+    /// Pings the primary.
+    pub async fn ping_primary(&self) -> Ping {
+        ping(&self.primary).await
+    }
+
+    /// Pings every replica concurrently and records which are healthy.
+    pub async fn check_replicas(&self) -> Vec<Ping> {
+        join_all(self.replicas.iter().map(|replica| async move {
+            let result = ping(&replica.pool).await;
+            replica.healthy.store(result.up, Ordering::Relaxed);
+            result
+        }))
+        .await
+    }
+
+    /// Re-checks replicas in the background so reads move back to a replica
+    /// that returns, and away from one that fails.
+    pub fn spawn_replica_monitor(&self) -> Option<tokio::task::JoinHandle<()>> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        let db = self.clone();
+        Some(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(REPLICA_CHECK_INTERVAL);
+            loop {
+                ticker.tick().await;
+                db.check_replicas().await;
+            }
+        }))
+    }
+
+    /// Closes every pool, waiting for checked-out connections to return.
+    pub async fn close(&self) {
+        self.primary.close().await;
+        for replica in self.replicas.iter() {
+            replica.pool.close().await;
+        }
+    }
+}
+
+/// `select 1` under [`CHECK_TIMEOUT`].
+pub async fn ping(pool: &PgPool) -> Ping {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(pool)).await;
+    let error = match outcome {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => Some(describe_error(&error)),
+        Err(_) => Some("timed out".to_string()),
+    };
+    Ping {
+        up: error.is_none(),
+        latency: started.elapsed(),
+        error,
+    }
+}
+
+/// A short, secret-free description of a database error for health bodies.
+fn describe_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::PoolTimedOut => "pool exhausted".into(),
+        sqlx::Error::Io(_) => "connection failed".into(),
+        sqlx::Error::Tls(_) => "tls failed".into(),
+        sqlx::Error::PoolClosed => "pool closed".into(),
+        _ => "query failed".into(),
+    }
+}
+
+/// The pool settings shared by the primary and the replicas.
+pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(settings.pool_max)
+        .min_connections(settings.pool_min)
+        .idle_timeout(settings.idle_timeout)
+        .acquire_timeout(settings.acquire_timeout)
+}
+
+/// Parses a URL and applies `DB_SSL_MODE` unless the URL sets `sslmode` itself.
+pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+    if url.contains("sslmode=") {
+        return Ok(options);
+    }
+    Ok(options.ssl_mode(match settings.ssl_mode {
+        SslMode::Disable => PgSslMode::Disable,
+        SslMode::Prefer => PgSslMode::Prefer,
+        SslMode::Require => PgSslMode::Require,
+        SslMode::VerifyCa => PgSslMode::VerifyCa,
+        SslMode::VerifyFull => PgSslMode::VerifyFull,
+    }))
+}
+
+/// Creates the database named in the URL if it does not exist, connects the
+/// primary pool and applies the embedded migrations, all within
+/// `DB_CONNECT_TIMEOUT` per step.
+pub async fn connect_and_migrate(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let url = settings.url.expose_secret();
+    let target = crate::config::redact_url(url);
+    let exists = tokio::time::timeout(
+        settings.connect_timeout,
+        sqlx::Postgres::database_exists(url),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("cannot reach PostgreSQL at {target} within DB_CONNECT_TIMEOUT"))?
+    .with_context(|| format!("cannot reach PostgreSQL at {target}"))?;
+    if !exists {
+        sqlx::Postgres::create_database(url)
+            .await
+            .with_context(|| format!("cannot create the database of {target}"))?;
+        tracing::info!("created the database");
+    }
+    let options = connect_options(url, settings)?;
+    let pool = tokio::time::timeout(
+        settings.connect_timeout,
+        pool_options(settings).connect_with(options),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("cannot connect to {target} within DB_CONNECT_TIMEOUT"))?
+    .with_context(|| format!("cannot connect to PostgreSQL at {target}"))?;
+    migrate(&pool).await?;
+    Ok(pool)
+}
+
+/// Applies the migrations embedded from `server/migrations`.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    sqlx::migrate!("./migrations")
+        .run(pool)
+        .await
+        .context("cannot apply database migrations")
+}

@@ -1,0 +1,94 @@
+//! `AppJson<T>`: axum's JSON extractor and response, with rejections turned
+//! into problem bodies: malformed JSON is 400, a wrong or missing field is 422
+//! naming the field, an oversized body is 413.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for AppJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(rejection_to_error(&rejection)),
+        }
+    }
+}
+
+fn rejection_to_error(rejection: &JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(error) => {
+            // serde names the path of the bad field: "name: invalid type ..." or
+            // "missing field `email`".
+            let text = error.body_text();
+            let detail = text.rsplit("body: ").next().unwrap_or(&text).to_string();
+            let field = field_of(&detail);
+            ApiError::invalid(&field, detail)
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::BadRequest {
+            code: "malformed_json",
+            detail: "the request body is not valid JSON".into(),
+        },
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType,
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::BadRequest {
+            code: "unreadable_body",
+            detail: "the request body could not be read".into(),
+        },
+    }
+}
+
+/// The field a serde error names: `missing field `x``, or the path before `:`.
+fn field_of(detail: &str) -> String {
+    if let Some(rest) = detail.strip_prefix("missing field `") {
+        return rest.split('`').next().unwrap_or_default().to_string();
+    }
+    if let Some(rest) = detail.split("unknown field `").nth(1) {
+        return rest.split('`').next().unwrap_or_default().to_string();
+    }
+    match detail.split_once(": ") {
+        Some((path, _)) if !path.contains(' ') => path.to_string(),
+        _ => "body".to_string(),
+    }
+}
+
+impl<T: Serialize> IntoResponse for AppJson<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn the_failing_field_is_named() {
+        assert_eq!(
+            field_of("missing field `email` at line 1 column 2"),
+            "email"
+        );
+        assert_eq!(
+            field_of("name: invalid type: integer `1`, expected a string at line 1 column 9"),
+            "name"
+        );
+        assert_eq!(
+            field_of("unknown field `admin`, expected one of `name`"),
+            "admin"
+        );
+        assert_eq!(field_of("invalid type: integer, expected struct"), "body");
+    }
+}

@@ -1,0 +1,24 @@
+//! tenk-server: the tenk API (axum + tokio) over PostgreSQL and Redis.
+
+/// Typed settings read from the environment.
+pub mod config;
+/// PostgreSQL pools: primary for writes, replicas for reads.
+pub mod db;
+/// The HTTP error type and its problem+json bodies.
+pub mod error;
+/// Middleware and extractors shared by every route.
+pub mod http;
+/// Process resource readings (memory, CPU, limits).
+pub mod process;
+/// The shared Redis connection.
+pub mod redis_client;
+/// Every Redis key, under the instance prefix.
+pub mod redis_keys;
+/// The routes.
+pub mod routes;
+/// Building and running the application.
+pub mod startup;
+/// The application state.
+pub mod state;
+/// Logging set-up.
+pub mod telemetry;

@@ -1,0 +1,120 @@
+//! The `tenk-server` binary: reads the settings, then serves, migrates, or
+//! checks the configuration.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tenk_server::config::Settings;
+use tenk_server::{db, startup::Application, telemetry};
+
+#[derive(Parser)]
+#[command(name = "tenk-server", version, about = "The tenk API server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Create the database if needed, apply migrations, and exit.
+    Migrate,
+    /// Print the effective settings (secrets redacted); exit non-zero on a bad one.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("tenk-server: cannot read .env: {error}");
+        return ExitCode::from(2);
+    }
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("tenk-server: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::CheckConfig = command {
+        for (name, value) in settings.describe() {
+            println!("{name}={value}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    if let Err(error) = telemetry::init(&settings.log, std::io::stdout) {
+        eprintln!("tenk-server: {error:#}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(settings.http.workers)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tenk-server: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match command {
+            Command::Migrate => db::connect_and_migrate(&settings.database)
+                .await
+                .map(|pool| {
+                    tracing::info!("migrations applied");
+                    drop(pool);
+                }),
+            Command::Serve | Command::CheckConfig => serve(settings).await,
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "tenk-server stopped");
+            eprintln!("tenk-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let pool = db::connect_and_migrate(&settings.database).await?;
+    let application = Application::build(settings, pool).await?;
+    let address = format!(
+        "{}:{}",
+        application.state().settings.http.host,
+        application.port()
+    );
+    tracing::info!(addr = %address, "listening");
+    application.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

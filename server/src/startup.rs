@@ -1,0 +1,119 @@
+//! `Application`: binds the listener, builds the state and router, and serves
+//! until a shutdown signal, then drains within `SHUTDOWN_TIMEOUT`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::Settings;
+use crate::db::Database;
+use crate::redis_client::RedisClient;
+use crate::routes;
+use crate::state::{AppState, Lifecycle};
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    /// Builds the application over an open primary pool (tests pass their
+    /// own) and binds `HOST:PORT` (port 0 picks a free one).
+    ///
+    /// # Errors
+    /// The address cannot be bound or a setting cannot be used.
+    pub async fn build(settings: Settings, primary: PgPool) -> anyhow::Result<Self> {
+        let db = Database::new(primary, &settings.database)?;
+        // Route reads to replicas that answer right away, not only after the first tick.
+        db.check_replicas().await;
+        let redis = RedisClient::new(&settings.redis)?;
+        let address = SocketAddr::new(settings.http.host, settings.http.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (HOST, PORT)"))?;
+        let state = AppState {
+            settings: Arc::new(settings),
+            db: db.clone(),
+            redis,
+            lifecycle: Arc::new(Lifecycle::default()),
+        };
+        let background = db.spawn_replica_monitor().into_iter().collect();
+        let router = routes::router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map_or(0, |address| address.port())
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes; then readiness turns 503, the
+    /// listener closes, and in-flight requests get up to `SHUTDOWN_TIMEOUT`
+    /// to finish before their connections are dropped. Pools close last.
+    ///
+    /// # Errors
+    /// The listener fails.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+            background,
+        } = self;
+        let drain_started = Arc::new(Notify::new());
+        let signal = {
+            let lifecycle = state.lifecycle.clone();
+            let drain_started = drain_started.clone();
+            async move {
+                shutdown.await;
+                lifecycle.start_draining();
+                tracing::info!("shutting down: draining in-flight requests");
+                drain_started.notify_one();
+            }
+        };
+        let grace = state.settings.http.shutdown_timeout;
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(signal);
+        let deadline = async move {
+            drain_started.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = server => result,
+            () = deadline => {
+                tracing::warn!("SHUTDOWN_TIMEOUT reached: closing the remaining connections");
+                Ok(())
+            }
+        };
+        for task in background {
+            task.abort();
+        }
+        state.db.close().await;
+        tracing::info!("stopped");
+        result
+    }
+}

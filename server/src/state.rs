@@ -1,0 +1,50 @@
+//! Application state, built once at start and cloned cheaply into handlers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use axum::extract::FromRef;
+
+use crate::config::Settings;
+use crate::db::Database;
+use crate::redis_client::RedisClient;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Database,
+    pub redis: RedisClient,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// Process-wide facts: when it started, and whether it is draining.
+#[derive(Debug)]
+pub struct Lifecycle {
+    started: Instant,
+    draining: AtomicBool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            draining: AtomicBool::new(false),
+        }
+    }
+}
+
+impl Lifecycle {
+    pub fn uptime_seconds(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
+    /// Readiness answers 503 from now on, so load balancers stop sending.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,193 @@
+use std::process::Command;
+
+/// Runs `tenk-server check-config` with only `vars` set (no `.env` is read:
+/// the test runs in a temporary directory).
+fn check_config(vars: &[(&str, &str)]) -> (bool, String, String) {
+    let dir = std::env::temp_dir();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenk-server"));
+    command.arg("check-config").current_dir(dir).env_clear();
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run tenk-server");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn each_invalid_value_stops_the_start_with_one_line_naming_it() {
+    let cases = [
+        (
+            "DB_POOL_MAX",
+            "abc",
+            "DB_POOL_MAX=abc: expected a whole number from 1 to 10000",
+        ),
+        (
+            "DB_POOL_MAX",
+            "0",
+            "DB_POOL_MAX=0: expected a whole number from 1 to 10000",
+        ),
+        (
+            "PORT",
+            "70000",
+            "PORT=70000: expected a whole number from 0 to 65535",
+        ),
+        (
+            "DB_IDLE_TIMEOUT",
+            "soon",
+            "DB_IDLE_TIMEOUT=soon: expected a duration",
+        ),
+        (
+            "DB_ACQUIRE_TIMEOUT",
+            "0",
+            "DB_ACQUIRE_TIMEOUT=0: expected a duration",
+        ),
+        (
+            "DB_SSL_MODE",
+            "maybe",
+            "DB_SSL_MODE=maybe: expected disable, prefer, require, verify-ca or verify-full",
+        ),
+        (
+            "APP_ENV",
+            "staging",
+            "APP_ENV=staging: expected development or production",
+        ),
+        (
+            "NODE_ENV",
+            "staging",
+            "NODE_ENV=staging: expected development or production",
+        ),
+        (
+            "LOG_FORMAT",
+            "xml",
+            "LOG_FORMAT=xml: expected json or pretty",
+        ),
+        (
+            "ENABLE_APP_CACHE",
+            "sometimes",
+            "ENABLE_APP_CACHE=sometimes: expected true or false",
+        ),
+        (
+            "REDIS_PORT",
+            "-1",
+            "REDIS_PORT=-1: expected a whole number from 1 to 65535",
+        ),
+        (
+            "REDIS_URL",
+            "http://x",
+            "REDIS_URL=http://x: expected a URL",
+        ),
+        (
+            "DATABASE_URL",
+            "mysql://u:pw@h/db",
+            "DATABASE_URL=mysql://u:***@h/db: expected a URL",
+        ),
+        (
+            "REQUEST_BODY_LIMIT",
+            "1gb",
+            "REQUEST_BODY_LIMIT=1gb: expected a size",
+        ),
+        (
+            "BCRYPT_ROUNDS",
+            "99",
+            "BCRYPT_ROUNDS=99: expected a whole number from 4 to 31",
+        ),
+        (
+            "HOST",
+            "localhost:80",
+            "HOST=localhost:80: expected an IP address",
+        ),
+        (
+            "JWT_SECRET",
+            "short",
+            "JWT_SECRET=<redacted, 5 bytes>: expected a random secret of at least 32 bytes",
+        ),
+    ];
+    for (name, value, expected) in cases {
+        let (ok, _, stderr) = check_config(&[(name, value)]);
+        assert!(!ok, "{name}={value} was accepted");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for {name}: {stderr}");
+        assert!(
+            lines[0].contains(expected),
+            "{name}={value}: got {stderr:?}, expected {expected:?}"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_never_echoed_in_errors_or_the_effective_settings() {
+    let (ok, _, stderr) = check_config(&[("JWT_SECRET", "tooshort-secret")]);
+    assert!(!ok);
+    assert!(!stderr.contains("tooshort-secret"), "{stderr}");
+
+    let (ok, stdout, _) = check_config(&[
+        (
+            "DATABASE_URL",
+            "postgres://app:db-password-123@db:5432/tenk",
+        ),
+        ("REDIS_PASSWORD", "redis-password-456"),
+        ("OPS_TOKEN", "ops-token-789-0123456789"),
+        ("JWT_SECRET", "jwt-secret-0123456789-0123456789-0123456789"),
+    ]);
+    assert!(ok);
+    for secret in [
+        "db-password-123",
+        "redis-password-456",
+        "ops-token-789",
+        "jwt-secret-0123",
+    ] {
+        assert!(!stdout.contains(secret), "{secret} leaked: {stdout}");
+    }
+    assert!(
+        stdout.contains("DATABASE_URL=postgres://app:***@db:5432/tenk"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("DB_POOL_MAX=20"),
+        "the seed's default: {stdout}"
+    );
+    assert!(stdout.contains("SESSION_TTL=7200s"), "{stdout}");
+}
+
+#[test]
+fn production_refuses_missing_or_default_secrets() {
+    let good_jwt = ("JWT_SECRET", "jwt-secret-0123456789-0123456789-0123456789");
+    let good_db = ("DATABASE_URL", "postgres://app:pw@db:5432/tenk");
+    let good_ops = ("OPS_TOKEN", "ops-token-0123456789-abcdef");
+
+    let (ok, _, stderr) = check_config(&[("APP_ENV", "production"), good_jwt, good_db]);
+    assert!(!ok);
+    assert!(stderr.contains("OPS_TOKEN is not set"), "{stderr}");
+
+    let (ok, _, stderr) = check_config(&[("NODE_ENV", "production"), good_db, good_ops]);
+    assert!(!ok, "NODE_ENV is an alias of APP_ENV");
+    assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
+
+    let default = ("JWT_SECRET", tenk_server::config::DEV_JWT_SECRET);
+    let (ok, _, stderr) = check_config(&[("APP_ENV", "production"), default, good_db, good_ops]);
+    assert!(!ok);
+    assert!(stderr.contains("not the development default"), "{stderr}");
+
+    let (ok, _, stderr) = check_config(&[
+        ("APP_ENV", "production"),
+        ("BCRYPT_ROUNDS", "8"),
+        good_jwt,
+        good_db,
+        good_ops,
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("BCRYPT_ROUNDS=8: expected a whole number from 10 to 31"),
+        "{stderr}"
+    );
+
+    let (ok, stdout, stderr) =
+        check_config(&[("APP_ENV", "production"), good_jwt, good_db, good_ops]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("LOG_FORMAT=json"));
+    assert!(stdout.contains("HOST=0.0.0.0"));
+}

@@ -1,0 +1,199 @@
+//! The test harness: a fresh database per test (dropped afterwards, even on
+//! panic), a Redis key prefix per test, and the app served on a free port.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, Executor, PgConnection, PgPool};
+use tenk_server::config::Settings;
+use tenk_server::startup::Application;
+use tenk_server::state::AppState;
+
+/// Where test databases are created: `TEST_DATABASE_URL`, else the local server.
+pub(crate) fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A database of its own for one test; dropped when this value is.
+pub(crate) struct TestDb {
+    pub(crate) name: String,
+    pub(crate) pool: PgPool,
+    pub(crate) url: String,
+}
+
+impl TestDb {
+    pub(crate) async fn new() -> Self {
+        let name = format!("tenk_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url())
+            .await
+            .expect("test PostgreSQL is reachable");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .await
+            .expect("create test database");
+        admin.close().await.ok();
+        let options: PgConnectOptions = admin_url().parse().expect("valid TEST_DATABASE_URL");
+        let options = options.database(&name);
+        let url = replace_database(&admin_url(), &name);
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .expect("connect to test database");
+        tenk_server::db::migrate(&pool)
+            .await
+            .expect("migrations apply");
+        Self { name, pool, url }
+    }
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("URL names a database");
+    format!("{base}/{name}")
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let pool = self.pool.clone();
+        // Drop runs outside async; a thread with its own runtime removes the database.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async move {
+                pool.close().await;
+                if let Ok(mut admin) = PgConnection::connect(&admin_url()).await {
+                    let _ = admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "drop database if exists {name} with (force)"
+                        )))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings for a test app: port 0, its own Redis prefix, small pools.
+pub(crate) fn test_settings(overrides: &[(&str, &str)]) -> Settings {
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("PORT".into(), "0".into()),
+        ("REDIS_KEY_PREFIX".into(), prefix),
+        ("DB_POOL_MAX".into(), "5".into()),
+        ("INSTANCE_ID".into(), "test-instance".into()),
+        ("SHUTDOWN_TIMEOUT".into(), "5".into()),
+    ]);
+    for (name, value) in overrides {
+        vars.insert((*name).to_string(), (*value).to_string());
+    }
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings")
+}
+
+/// Every log line written by any test app in this process, as JSON.
+pub(crate) fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().expect("log buffer").clone()).into_owned()
+}
+
+fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
+    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUFFER.get_or_init(|| {
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        let sink = buffer.clone();
+        let settings = tenk_server::config::LogSettings {
+            format: tenk_server::config::LogFormat::Json,
+            level: "debug,sqlx=warn,hyper=warn,tower=warn".into(),
+        };
+        let writer = move || LogWriter(sink.clone());
+        let _ = tenk_server::telemetry::init(&settings, writer);
+        buffer
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A running test app.
+pub(crate) struct TestApp {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub(crate) async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db.pool.clone(), test_settings(&[])).await
+    }
+
+    pub(crate) async fn spawn_with(pool: PgPool, settings: Settings) -> Self {
+        log_buffer();
+        let application = Application::build(settings, pool)
+            .await
+            .expect("app builds");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        let state = application.state().clone();
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(application.run_until_stopped(async move {
+            let _ = stop.await;
+        }));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            state,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub(crate) fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path))
+    }
+
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A pool to a port where nothing listens: PostgreSQL "down".
+pub(crate) fn unreachable_pool() -> PgPool {
+    PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy("postgres://postgres@127.0.0.1:1/none")
+        .expect("lazy pool")
+}
+
+/// A Redis URL where nothing listens: Redis "down".
+pub(crate) const UNREACHABLE_REDIS: &str = "redis://127.0.0.1:1/0";

@@ -1,0 +1,103 @@
+use contract::api::Problem;
+
+use crate::helpers::{TestApp, TestDb, captured_logs};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_and_wrong_methods_answer_problems_with_the_request_id() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+
+    let response = app
+        .get("/api/nope")
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(response.headers()["x-request-id"], "req-123");
+    let problem: Problem = response.json().await.unwrap();
+    assert_eq!(problem.status, 404);
+    assert_eq!(problem.code, "not_found");
+    assert_eq!(problem.request_id, "req-123");
+
+    let response = app.post("/api/health").send().await.unwrap();
+    assert_eq!(response.status(), 405);
+    let problem: Problem = response.json().await.unwrap();
+    assert_eq!(problem.code, "method_not_allowed");
+    assert!(!problem.request_id.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsafe_request_ids_are_replaced_and_absent_ones_generated() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+
+    let forged = "x\"}\n{\"level\":\"error\"";
+    let response = app
+        .get("/api/health")
+        .header("x-request-id", "a b")
+        .send()
+        .await
+        .unwrap();
+    let echoed = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(echoed, "a b");
+    assert_eq!(uuid::Uuid::parse_str(&echoed).unwrap().get_version_num(), 4);
+
+    let too_long = "a".repeat(65);
+    let response = app
+        .get("/api/health")
+        .header("x-request-id", &too_long)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(response.headers()["x-request-id"], too_long.as_str());
+    assert!(
+        reqwest::header::HeaderValue::from_str(forged).is_err(),
+        "reqwest itself refuses a newline"
+    );
+
+    let response = app.get("/api/health").send().await.unwrap();
+    assert!(response.headers().contains_key("x-request-id"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_writes_one_access_line_with_the_route_template_not_the_raw_path() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let secret_path = format!("/api/health/{}", uuid::Uuid::new_v4());
+    let request_id = format!("access-{}", uuid::Uuid::new_v4().simple());
+
+    app.get("/api/health")
+        .header("x-request-id", &request_id)
+        .send()
+        .await
+        .unwrap();
+    app.get(&secret_path)
+        .header("x-request-id", &request_id)
+        .send()
+        .await
+        .unwrap();
+
+    let logs = captured_logs();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .filter(|line| line.contains(&request_id))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .filter(|line: &serde_json::Value| line["target"] == "access")
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["route"], "/api/health");
+    assert_eq!(lines[0]["method"], "GET");
+    assert_eq!(lines[0]["status"], 200);
+    assert!(lines[0]["latency_ms"].as_f64().is_some());
+    assert_eq!(lines[1]["route"], "unmatched");
+    assert_eq!(lines[1]["status"], 404);
+    assert!(!logs.contains(&secret_path), "the raw path is never logged");
+}
