@@ -1,9 +1,15 @@
 //! tenk-server: the tenk API (axum + tokio) over PostgreSQL and Redis.
 
+/// The `create-admin` command.
+pub mod admin;
+/// Password hashing, tokens, sessions and the app cache.
+pub mod auth;
 /// Typed settings read from the environment.
 pub mod config;
 /// PostgreSQL pools: primary for writes, replicas for reads.
 pub mod db;
+/// Validated values (email, password, role).
+pub mod domain;
 /// The HTTP error type and its problem+json bodies.
 pub mod error;
 /// Middleware and extractors shared by every route.
@@ -22,3 +28,5 @@ pub mod startup;
 pub mod state;
 /// Logging set-up.
 pub mod telemetry;
+/// RFC 3339 formatting of timestamps.
+pub mod timestamps;

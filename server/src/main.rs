@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use tenk_server::config::Settings;
-use tenk_server::{db, startup::Application, telemetry};
+use tenk_server::{admin, db, startup::Application, telemetry};
 
 #[derive(Parser)]
 #[command(name = "tenk-server", version, about = "The tenk API server")]
@@ -22,6 +22,15 @@ enum Command {
     Migrate,
     /// Print the effective settings (secrets redacted); exit non-zero on a bad one.
     CheckConfig,
+    /// Create an admin account (or promote an existing one). The password is
+    /// read from TENK_ADMIN_PASSWORD or standard input, never from arguments.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Display name for a new account.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -69,6 +78,7 @@ fn main() -> ExitCode {
                     tracing::info!("migrations applied");
                     drop(pool);
                 }),
+            Command::CreateAdmin { email, name } => create_admin(settings, &email, &name).await,
             Command::Serve | Command::CheckConfig => serve(settings).await,
         }
     });
@@ -92,6 +102,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     );
     tracing::info!(addr = %address, "listening");
     application.run_until_stopped(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn create_admin(settings: Settings, email: &str, name: &str) -> anyhow::Result<()> {
+    let password = match std::env::var("TENK_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let pool = db::connect_and_migrate(&settings.database).await?;
+    let outcome = admin::create_admin(&pool, &settings.auth, email, name, password).await?;
+    println!("{outcome}");
     Ok(())
 }
 

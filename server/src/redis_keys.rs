@@ -17,6 +17,27 @@ impl RedisKeys {
     pub fn prefix(&self) -> &str {
         &self.prefix
     }
+
+    /// A session's hash: user, role, times, client, refresh-token hashes.
+    pub fn session(&self, session_id: &str) -> String {
+        format!("{}session:{session_id}", self.prefix)
+    }
+
+    /// The set of a user's session ids.
+    pub fn user_sessions(&self, user_id: &uuid::Uuid) -> String {
+        format!("{}user_sessions:{user_id}", self.prefix)
+    }
+
+    /// Sorted set of every live session id, scored by when it ends (ms), so
+    /// the cluster-wide active count is one O(log n) `ZCOUNT`.
+    pub fn sessions_by_expiry(&self) -> String {
+        format!("{}sessions_by_expiry", self.prefix)
+    }
+
+    /// The pub/sub channel carrying cache invalidations between instances.
+    pub fn events_channel(&self) -> String {
+        format!("{}events", self.prefix)
+    }
 }
 
 #[cfg(test)]
@@ -24,7 +45,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_carry_the_prefix() {
-        assert_eq!(RedisKeys::new("test:1:").prefix(), "test:1:");
+    fn every_key_carries_the_prefix() {
+        let keys = RedisKeys::new("test:1:");
+        let user = uuid::Uuid::nil();
+        for key in [
+            keys.session("s"),
+            keys.user_sessions(&user),
+            keys.sessions_by_expiry(),
+            keys.events_channel(),
+        ] {
+            assert!(key.starts_with("test:1:"), "{key}");
+        }
     }
 }

@@ -11,6 +11,10 @@ use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::auth::cache::AppCache;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasherPool;
+use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::redis_client::RedisClient;
@@ -39,13 +43,23 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (HOST, PORT)"))?;
+        let cache = Arc::new(AppCache::new(&settings.cache));
+        let sessions = SessionStore::new(redis.clone(), cache.clone(), &settings.auth);
+        let hasher = PasswordHasherPool::new(&settings.auth, settings.http.workers)
+            .context("cannot prepare password hashing")?;
+        let jwt = Arc::new(JwtKeys::new(&settings.auth).context("cannot use JWT_SECRET")?);
+        let mut background: Vec<_> = db.spawn_replica_monitor().into_iter().collect();
+        background.push(cache.spawn_listener(redis.clone()));
         let state = AppState {
             settings: Arc::new(settings),
-            db: db.clone(),
+            db,
             redis,
             lifecycle: Arc::new(Lifecycle::default()),
+            jwt,
+            hasher,
+            sessions,
+            cache,
         };
-        let background = db.spawn_replica_monitor().into_iter().collect();
         let router = routes::router(state.clone());
         Ok(Self {
             listener,

@@ -6,6 +6,10 @@ use std::time::Instant;
 
 use axum::extract::FromRef;
 
+use crate::auth::cache::AppCache;
+use crate::auth::jwt::JwtKeys;
+use crate::auth::password::PasswordHasherPool;
+use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::redis_client::RedisClient;
@@ -16,6 +20,10 @@ pub struct AppState {
     pub db: Database,
     pub redis: RedisClient,
     pub lifecycle: Arc<Lifecycle>,
+    pub jwt: Arc<JwtKeys>,
+    pub hasher: PasswordHasherPool,
+    pub sessions: SessionStore,
+    pub cache: Arc<AppCache>,
 }
 
 /// Process-wide facts: when it started, and whether it is draining.

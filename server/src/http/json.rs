@@ -34,7 +34,10 @@ fn rejection_to_error(rejection: &JsonRejection) -> ApiError {
             // serde names the path of the bad field: "name: invalid type ..." or
             // "missing field `email`".
             let text = error.body_text();
-            let detail = text.rsplit("body: ").next().unwrap_or(&text).to_string();
+            let detail = text
+                .split_once("target type: ")
+                .map_or(text.as_str(), |(_, rest)| rest)
+                .to_string();
             let field = field_of(&detail);
             ApiError::invalid(&field, detail)
         }

@@ -2,17 +2,17 @@
 //! under a one-second timeout, so with PostgreSQL or Redis stopped these
 //! answer 503 quickly instead of hanging.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use contract::health::{
     Check, DatabaseHealth, DetailedHealth, Liveness, PoolHealth, ProcessHealth, Readiness,
     RedisHealth, STATUS_OK, STATUS_UNAVAILABLE,
 };
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::db::Ping;
 use crate::http::json::AppJson;
@@ -24,15 +24,19 @@ use crate::state::AppState;
 /// Reported by `/api/health/database` when a replica is down but the primary serves.
 const STATUS_DEGRADED: &str = "degraded";
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
     let ops_only =
         middleware::from_fn_with_state(state.settings.ops_token.clone(), ops_auth::middleware);
-    Router::new()
-        .route("/api/health", get(liveness))
-        .route("/api/health/ready", get(readiness))
-        .route("/api/health/database", get(database))
-        .route("/api/health/redis", get(redis))
-        .route("/api/health/detailed", get(detailed).route_layer(ops_only))
+    OpenApiRouter::new()
+        .routes(routes!(liveness))
+        .routes(routes!(readiness))
+        .routes(routes!(database))
+        .routes(routes!(redis))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(detailed))
+                .route_layer(ops_only),
+        )
 }
 
 fn with_status<T: serde::Serialize>(healthy: bool, body: T) -> Response {
@@ -202,7 +206,7 @@ pub async fn detailed(State(state): State<AppState>) -> Response {
             open_fds: stats.open_fds,
             worker_threads: state.settings.http.workers,
         },
-        sessions_active: None,
+        sessions_active: state.sessions.count_active().await.ok(),
         environment: state.settings.env.as_str().to_string(),
     };
     with_status(healthy, report)

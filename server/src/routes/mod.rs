@@ -1,22 +1,94 @@
 //! The router: every route, the fallbacks, and the layers shared by all.
+//! Routes are registered together with their OpenAPI description, so the
+//! document served at `/api/openapi.json` cannot miss one.
 
+pub mod admin;
+pub mod auth;
 pub mod health;
+pub mod pagination;
+pub mod posts;
+pub mod users;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::response::IntoResponse;
+use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, problem_response};
 use crate::http::{access_log, request_id, timeout};
 use crate::state::AppState;
 
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "tenk API", description = "Accounts, sessions, posts, health and operator actions."),
+    tags(
+        (name = "health", description = "Liveness, readiness and dependencies"),
+        (name = "auth", description = "Password accounts and tokens"),
+        (name = "sessions", description = "The caller's sessions"),
+        (name = "users", description = "The caller's profile"),
+        (name = "posts", description = "The example resource"),
+        (name = "admin", description = "Operator actions, each written to the audit log"),
+    )
+)]
+struct ApiDoc;
+
+/// The routes and their OpenAPI document.
+pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router(state))
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(posts::router())
+        .merge(admin::router())
+        .split_for_parts();
+    let components = document.components.get_or_insert_with(Default::default);
+    let bearer = |description: &str| {
+        let mut scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
+        scheme.description = Some(description.to_string());
+        SecurityScheme::Http(scheme)
+    };
+    components.add_security_scheme("bearer", bearer("An access token from login or refresh"));
+    components.add_security_scheme("ops_token", bearer("OPS_TOKEN"));
+    document
+        .paths
+        .paths
+        .entry("/api/openapi.json".to_string())
+        .or_insert_with(openapi_path_item);
+    (router, document)
+}
+
+fn openapi_path_item() -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::response::ResponseBuilder;
+    let operation = OperationBuilder::new()
+        .summary(Some("This OpenAPI 3.1 document"))
+        .tag("health")
+        .response(
+            "200",
+            ResponseBuilder::new().description("The document").build(),
+        )
+        .build();
+    utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
+}
+
 /// Builds the whole HTTP surface over `state`.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    Router::new()
-        .merge(health::router(&state))
+    let (routes, document) = documented_routes(&state);
+    let document = std::sync::Arc::new(document);
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.http.body_limit))

@@ -197,3 +197,150 @@ pub(crate) fn unreachable_pool() -> PgPool {
 
 /// A Redis URL where nothing listens: Redis "down".
 pub(crate) const UNREACHABLE_REDIS: &str = "redis://127.0.0.1:1/0";
+
+/// A registered user with an open session.
+pub(crate) struct LoggedIn {
+    pub(crate) user_id: String,
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) tokens: contract::api::TokenResponse,
+}
+
+impl LoggedIn {
+    pub(crate) fn token(&self) -> &str {
+        &self.tokens.access_token
+    }
+    pub(crate) fn sid(&self) -> &str {
+        &self.tokens.session.id
+    }
+}
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+pub(crate) fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+impl TestApp {
+    pub(crate) fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path))
+    }
+
+    pub(crate) fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.patch(self.url(path))
+    }
+
+    pub(crate) async fn register(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/api/auth/register")
+            .json(&serde_json::json!({"email": email, "password": password, "name": "Test User"}))
+            .send()
+            .await
+            .expect("register request")
+    }
+
+    pub(crate) async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post("/api/auth/login")
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    /// Registers a new user and logs in.
+    pub(crate) async fn new_user(&self, tag: &str) -> LoggedIn {
+        let email = unique_email(tag);
+        let registered = self.register(&email, PASSWORD).await;
+        assert_eq!(registered.status(), 201, "register {tag}");
+        let profile: contract::api::UserProfile = registered.json().await.expect("profile");
+        self.log_in_as(profile.id, &email).await
+    }
+
+    pub(crate) async fn log_in_as(&self, user_id: String, email: &str) -> LoggedIn {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login {email}");
+        LoggedIn {
+            user_id,
+            email: email.to_string(),
+            password: PASSWORD.to_string(),
+            tokens: response.json().await.expect("tokens"),
+        }
+    }
+
+    /// Creates an admin through the same code as `tenk-server create-admin`.
+    pub(crate) async fn new_admin(&self) -> LoggedIn {
+        let email = unique_email("admin");
+        let created = tenk_server::admin::create_admin(
+            self.state.db.writer(),
+            &self.state.settings.auth,
+            &email,
+            "Admin",
+            PASSWORD.to_string(),
+        )
+        .await
+        .expect("create admin");
+        let user_id = created
+            .rsplit('(')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches(')')
+            .to_string();
+        self.log_in_as(user_id, &email).await
+    }
+}
+
+/// A Redis server of its own, on a free port, for tests that stop Redis.
+pub(crate) struct TestRedis {
+    pub(crate) port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl TestRedis {
+    pub(crate) async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            port,
+            child: Some(child),
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

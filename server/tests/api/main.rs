@@ -1,8 +1,19 @@
+// Test code: a panic is a failed test, so unwrap is the clearest assertion.
+#![allow(clippy::unwrap_used)]
+
 //! Black-box tests of tenk-server over TCP, against the real PostgreSQL and
 //! Redis. Each test gets its own database and its own Redis key prefix.
 
 mod helpers;
 
+mod admin;
+mod auth;
 mod config;
 mod health;
+mod lifecycle;
+mod openapi;
+mod posts;
 mod problems;
+mod sessions;
+mod tokens;
+mod users;

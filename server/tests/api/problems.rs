@@ -101,3 +101,67 @@ async fn each_request_writes_one_access_line_with_the_route_template_not_the_raw
     assert_eq!(lines[1]["status"], 404);
     assert!(!logs.contains(&secret_path), "the raw path is never logged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_get_400_413_415_and_422_naming_the_field() {
+    let db = TestDb::new().await;
+    let settings = crate::helpers::test_settings(&[("REQUEST_BODY_LIMIT", "2kb")]);
+    let app = TestApp::spawn_with(db.pool.clone(), settings).await;
+    let register = || {
+        app.post("/api/auth/register")
+            .header("content-type", "application/json")
+    };
+
+    let malformed = register().body("{\"email\": ").send().await.unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert_eq!(
+        malformed.json::<Problem>().await.unwrap().code,
+        "malformed_json"
+    );
+
+    let huge = register()
+        .body(format!("{{\"email\":\"{}\"}}", "a".repeat(4096)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    assert_eq!(huge.headers()["content-type"], "application/problem+json");
+
+    let wrong_type = register()
+        .body(r#"{"email":"a@example.com","password":"long enough pw","name":5}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 422);
+    let problem: Problem = wrong_type.json().await.unwrap();
+    assert_eq!(problem.errors[0].field, "name");
+
+    let missing = register()
+        .body(r#"{"email":"a@example.com","name":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        missing.json::<Problem>().await.unwrap().errors[0].field,
+        "password"
+    );
+
+    let invalid_email = register()
+        .body(r#"{"email":"nope","password":"long enough pw","name":"x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invalid_email.status(), 422);
+    assert_eq!(
+        invalid_email.json::<Problem>().await.unwrap().errors[0].field,
+        "email"
+    );
+
+    let no_type = app
+        .post("/api/auth/register")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_type.status(), 415);
+}

@@ -1,0 +1,418 @@
+//! Sessions in Redis. A session is a hash `session:{id}` with the user, role,
+//! times, client and the hash of its current refresh token; it expires at
+//! the sooner of its idle deadline and its absolute end (`SESSION_TTL`).
+//! `user_sessions:{user}` indexes a user's sessions and `sessions_by_expiry`
+//! counts live sessions cluster-wide in O(log n).
+//!
+//! Revocation deletes the hash, then announces the id on the events channel
+//! so every instance drops it from its cache.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Script;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::cache::AppCache;
+use super::random_token;
+use crate::config::AuthSettings;
+use crate::domain::role::Role;
+use crate::redis_client::RedisClient;
+
+/// A live session, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: String,
+    pub user_id: Uuid,
+    pub role: Role,
+    pub created_at_ms: i64,
+    pub last_seen_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub ip: String,
+    pub user_agent: String,
+}
+
+/// What a login or refresh hands the client.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub id: String,
+    pub user_id: Uuid,
+    pub role: Role,
+    pub expires_at_ms: i64,
+    pub refresh_token: String,
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug)]
+pub enum Refresh {
+    Rotated(IssuedSession),
+    /// Already-rotated token: the session has been revoked.
+    Reused,
+    Invalid,
+}
+
+/// Touches a live session: records `last_seen`, slides its idle deadline (never
+/// past its absolute end), and returns user, role and end; nil when gone.
+const TOUCH: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'uid', 'role', 'exp')
+if not f[1] then return false end
+local now = tonumber(ARGV[1])
+local ends = tonumber(f[3])
+if ends <= now then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return false
+end
+local idle_until = math.min(now + tonumber(ARGV[2]), ends)
+redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], idle_until)
+redis.call('ZADD', KEYS[2], idle_until, ARGV[3])
+return {f[1], f[2], f[3]}
+";
+
+/// Rotates a refresh token atomically: the current hash is swapped for the
+/// new one and remembered as used; a used hash reports reuse (-1).
+const ROTATE: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'uid', 'role', 'exp', 'rh')
+if not f[1] then return 0 end
+if f[4] == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rh', ARGV[2], 'used:' .. ARGV[1], '1', 'seen', ARGV[3])
+  return {f[1], f[2], f[3]}
+end
+if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then return -1 end
+return 0
+";
+
+/// Deletes a session and its index entries; returns its user id, or nil.
+const REVOKE: &str = r"
+local uid = redis.call('HGET', KEYS[1], 'uid')
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if uid then redis.call('SREM', ARGV[2] .. uid, ARGV[1]) end
+return uid
+";
+
+#[derive(Clone)]
+pub struct SessionStore {
+    redis: RedisClient,
+    cache: Arc<AppCache>,
+    ttl: Duration,
+    idle: Duration,
+    touch: Arc<Script>,
+    rotate: Arc<Script>,
+    revoke: Arc<Script>,
+}
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Refresh tokens are stored as SHA-256 digests: a Redis dump reveals none.
+fn digest(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl SessionStore {
+    pub fn new(redis: RedisClient, cache: Arc<AppCache>, settings: &AuthSettings) -> Self {
+        Self {
+            redis,
+            cache,
+            ttl: settings.session_ttl,
+            idle: settings.session_idle_timeout,
+            touch: Arc::new(Script::new(TOUCH)),
+            rotate: Arc::new(Script::new(ROTATE)),
+            revoke: Arc::new(Script::new(REVOKE)),
+        }
+    }
+
+    /// Opens a new session with a fresh id (192 random bits) and refresh token.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn create(
+        &self,
+        user_id: Uuid,
+        role: Role,
+        ip: &str,
+        user_agent: &str,
+    ) -> redis::RedisResult<IssuedSession> {
+        let id = random_token(24);
+        let secret = random_token(32);
+        let keys = self.redis.keys();
+        let now = now_ms();
+        let ends = now + millis(self.ttl);
+        let idle_until = (now + millis(self.idle)).min(ends);
+        let user_agent: String = user_agent.chars().take(256).collect();
+        let mut connection = self.redis.connection();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                keys.session(&id),
+                &[
+                    ("uid", user_id.to_string()),
+                    ("role", role.as_str().to_string()),
+                    ("created", now.to_string()),
+                    ("seen", now.to_string()),
+                    ("exp", ends.to_string()),
+                    ("ip", ip.to_string()),
+                    ("ua", user_agent),
+                    ("rh", digest(&secret)),
+                ],
+            )
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(keys.session(&id))
+            .arg(idle_until)
+            .ignore()
+            .sadd(keys.user_sessions(&user_id), &id)
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(keys.user_sessions(&user_id))
+            .arg(ends)
+            .ignore()
+            .zadd(keys.sessions_by_expiry(), &id, idle_until)
+            .ignore()
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(keys.sessions_by_expiry())
+            .arg("-inf")
+            .arg(now)
+            .ignore()
+            .query_async::<()>(&mut connection)
+            .await?;
+        Ok(IssuedSession {
+            refresh_token: format!("{id}.{secret}"),
+            id,
+            user_id,
+            role,
+            expires_at_ms: ends,
+        })
+    }
+
+    /// Checks that a session is live and belongs to `user_id`, from the cache
+    /// when it holds a fresh entry, else from Redis (which also slides the
+    /// idle deadline). `Ok(None)`: gone, expired, or someone else's.
+    ///
+    /// # Errors
+    /// Redis failed: the caller must refuse the request.
+    pub async fn validate(&self, id: &str, user_id: Uuid) -> redis::RedisResult<Option<Role>> {
+        if let Some(cached) = self.cache.session(id) {
+            return Ok(
+                (cached.user_id == user_id && cached.expires_at_ms > now_ms())
+                    .then_some(cached.role),
+            );
+        }
+        let epoch = self.cache.epoch();
+        let Some((owner, role, ends)) = self.touch(id).await? else {
+            return Ok(None);
+        };
+        if owner != user_id {
+            return Ok(None);
+        }
+        self.cache.remember_session(id, owner, role, ends, epoch);
+        Ok(Some(role))
+    }
+
+    async fn touch(&self, id: &str) -> redis::RedisResult<Option<(Uuid, Role, i64)>> {
+        let keys = self.redis.keys();
+        let mut connection = self.redis.connection();
+        let fields: Option<(String, String, String)> = self
+            .touch
+            .key(keys.session(id))
+            .key(keys.sessions_by_expiry())
+            .arg(now_ms())
+            .arg(millis(self.idle))
+            .arg(id)
+            .invoke_async(&mut connection)
+            .await?;
+        Ok(fields.and_then(|(uid, role, ends)| {
+            Some((uid.parse().ok()?, Role::parse(&role)?, ends.parse().ok()?))
+        }))
+    }
+
+    /// Presents a refresh token (`{session}.{secret}`).
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn refresh(&self, token: &str) -> redis::RedisResult<Refresh> {
+        let Some((id, secret)) = token.split_once('.') else {
+            return Ok(Refresh::Invalid);
+        };
+        if id.is_empty() || secret.is_empty() || token.len() > 128 {
+            return Ok(Refresh::Invalid);
+        }
+        let next_secret = random_token(32);
+        let mut connection = self.redis.connection();
+        let outcome: redis::Value = self
+            .rotate
+            .key(self.redis.keys().session(id))
+            .arg(digest(secret))
+            .arg(digest(&next_secret))
+            .arg(now_ms())
+            .invoke_async(&mut connection)
+            .await?;
+        match outcome {
+            redis::Value::Int(-1) => {
+                self.revoke(id).await?;
+                Ok(Refresh::Reused)
+            }
+            redis::Value::Array(_) => {
+                let (uid, role, ends): (String, String, i64) = redis::from_redis_value(outcome)?;
+                match (uid.parse(), Role::parse(&role)) {
+                    (Ok(user_id), Some(role)) => Ok(Refresh::Rotated(IssuedSession {
+                        id: id.to_string(),
+                        user_id,
+                        role,
+                        expires_at_ms: ends,
+                        refresh_token: format!("{id}.{next_secret}"),
+                    })),
+                    _ => Ok(Refresh::Invalid),
+                }
+            }
+            _ => Ok(Refresh::Invalid),
+        }
+    }
+
+    /// Reads one session without touching it.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn get(&self, id: &str) -> redis::RedisResult<Option<Session>> {
+        Ok(self
+            .get_many(&[id.to_string()])
+            .await?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    async fn get_many(&self, ids: &[String]) -> redis::RedisResult<Vec<Option<Session>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = self.redis.keys();
+        let mut pipe = redis::pipe();
+        for id in ids {
+            pipe.cmd("HMGET")
+                .arg(keys.session(id))
+                .arg(&["uid", "role", "created", "seen", "exp", "ip", "ua"]);
+        }
+        let mut connection = self.redis.connection();
+        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut connection).await?;
+        let now = now_ms();
+        Ok(ids
+            .iter()
+            .zip(rows)
+            .map(|(id, row)| parse_session(id, &row).filter(|s| s.expires_at_ms > now))
+            .collect())
+    }
+
+    /// A user's live sessions, newest first; drops index entries of ended ones.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn list(&self, user_id: Uuid) -> redis::RedisResult<Vec<Session>> {
+        let index = self.redis.keys().user_sessions(&user_id);
+        let mut connection = self.redis.connection();
+        let ids: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&index)
+            .query_async(&mut connection)
+            .await?;
+        let found = self.get_many(&ids).await?;
+        let stale: Vec<&String> = ids
+            .iter()
+            .zip(&found)
+            .filter(|(_, s)| s.is_none())
+            .map(|(id, _)| id)
+            .collect();
+        if !stale.is_empty() {
+            redis::cmd("SREM")
+                .arg(&index)
+                .arg(stale)
+                .query_async::<()>(&mut connection)
+                .await?;
+        }
+        let mut sessions: Vec<Session> = found
+            .into_iter()
+            .flatten()
+            .filter(|s| s.user_id == user_id)
+            .collect();
+        sessions.sort_by_key(|session| std::cmp::Reverse(session.created_at_ms));
+        Ok(sessions)
+    }
+
+    /// Ends a session everywhere. Returns whether it existed.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn revoke(&self, id: &str) -> redis::RedisResult<bool> {
+        let keys = self.redis.keys();
+        let mut connection = self.redis.connection();
+        let owner: Option<String> = self
+            .revoke
+            .key(keys.session(id))
+            .key(keys.sessions_by_expiry())
+            .arg(id)
+            .arg(format!("{}user_sessions:", keys.prefix()))
+            .invoke_async(&mut connection)
+            .await?;
+        self.cache.forget_session(id);
+        self.cache
+            .announce(
+                &self.redis,
+                &super::cache::Event::SessionRevoked(id.to_string()),
+            )
+            .await?;
+        Ok(owner.is_some())
+    }
+
+    /// Ends every session of a user, except `keep`. Returns how many ended.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn revoke_all(&self, user_id: Uuid, keep: Option<&str>) -> redis::RedisResult<u64> {
+        let mut revoked = 0;
+        for session in self.list(user_id).await? {
+            if Some(session.id.as_str()) != keep && self.revoke(&session.id).await? {
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    /// Live sessions across every instance: one `ZCOUNT`.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn count_active(&self) -> redis::RedisResult<u64> {
+        let mut connection = self.redis.connection();
+        redis::cmd("ZCOUNT")
+            .arg(self.redis.keys().sessions_by_expiry())
+            .arg(format!("({}", now_ms()))
+            .arg("+inf")
+            .query_async(&mut connection)
+            .await
+    }
+}
+
+fn parse_session(id: &str, row: &[Option<String>]) -> Option<Session> {
+    let text = |index: usize| row.get(index).cloned().flatten();
+    let number = |index: usize| text(index).and_then(|value| value.parse::<i64>().ok());
+    Some(Session {
+        id: id.to_string(),
+        user_id: text(0)?.parse().ok()?,
+        role: Role::parse(&text(1)?)?,
+        created_at_ms: number(2)?,
+        last_seen_at_ms: number(3)?,
+        expires_at_ms: number(4)?,
+        ip: text(5).unwrap_or_default(),
+        user_agent: text(6).unwrap_or_default(),
+    })
+}

@@ -1,0 +1,83 @@
+//! The password policy (ASVS 6.2): at least 8 characters, any characters, at
+//! most 1024 bytes, never trimmed or truncated, and not a commonly used one.
+
+use crate::error::ApiError;
+
+pub const MIN_CHARS: usize = 8;
+pub const MAX_BYTES: usize = 1024;
+
+/// The most common passwords of at least 8 characters in public breach
+/// corpora; a password on this list is refused at registration and change.
+const COMMON: &str = include_str!("common_passwords.txt");
+
+/// A new password that satisfies the policy, exactly as typed.
+#[derive(Clone)]
+pub struct NewPassword(String);
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewPassword(<redacted>)")
+    }
+}
+
+impl NewPassword {
+    /// # Errors
+    /// 422 naming `field` with the rule that failed.
+    pub fn parse(raw: String, field: &str) -> Result<Self, ApiError> {
+        if raw.chars().count() < MIN_CHARS {
+            return Err(ApiError::invalid(field, "must be at least 8 characters"));
+        }
+        if raw.len() > MAX_BYTES {
+            return Err(ApiError::invalid(field, "must be at most 1024 bytes"));
+        }
+        if is_common(&raw) {
+            return Err(ApiError::invalid(
+                field,
+                "is too common: choose another password",
+            ));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+fn is_common(password: &str) -> bool {
+    let lowered = password.to_lowercase();
+    COMMON.lines().any(|common| common == lowered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_is_counted_in_characters_and_capped_in_bytes() {
+        assert!(NewPassword::parse("seven77".into(), "password").is_err());
+        assert!(NewPassword::parse("ééééééé8".into(), "password").is_ok());
+        let emoji = "😀".repeat(64);
+        assert_eq!(emoji.len(), 256);
+        assert!(NewPassword::parse(emoji, "password").is_ok());
+        assert!(NewPassword::parse("x".repeat(1025), "password").is_err());
+    }
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert!(NewPassword::parse("password123".into(), "password").is_err());
+        assert!(NewPassword::parse("Password123".into(), "password").is_err());
+        assert!(NewPassword::parse("zebra-lantern-42".into(), "password").is_ok());
+    }
+
+    #[test]
+    fn the_password_is_kept_exactly_as_typed() {
+        let typed = "  spaced\0nul ";
+        assert_eq!(
+            NewPassword::parse(typed.into(), "password")
+                .unwrap()
+                .into_inner(),
+            typed
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! Operator actions. The role is checked on every call (`AdminUser`), and
+//! every action is written to `audit_log` in the same transaction as its
+//! effect: when the effect fails, the audit row rolls back with it.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use contract::api::{AuditEntry, AuditPage, RevokeSessionsResponse, SessionSummary, UserPage};
+use serde::Deserialize;
+use sqlx::AssertSqlSafe;
+use sqlx::{PgConnection, Postgres, Transaction};
+use time::OffsetDateTime;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::auth::{parse_id, summary};
+use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
+use super::users::{COLUMNS, UserRow};
+use crate::auth::extract::{AdminUser, ClientInfo};
+use crate::domain::email::Email;
+use crate::error::ApiError;
+use crate::http::json::AppJson;
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(find_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(revoke_user_sessions))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(list_users))
+        .routes(routes!(list_audit))
+}
+
+/// Writes one audit row inside the caller's transaction.
+async fn audit(
+    tx: &mut PgConnection,
+    admin: &AdminUser,
+    client: &ClientInfo,
+    action: &str,
+    target: &str,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "insert into audit_log (actor_id, action, target, ip, request_id) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(admin.0.user_id)
+    .bind(action)
+    .bind(target)
+    .bind(&client.ip)
+    .bind(&client.request_id)
+    .execute(tx)
+    .await?;
+    tracing::info!(target: "audit", admin_id = %admin.0.user_id, action, subject = target, "admin action");
+    Ok(())
+}
+
+async fn begin(state: &AppState) -> Result<Transaction<'static, Postgres>, ApiError> {
+    Ok(state.db.writer().begin().await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SessionQuery {
+    /// The account's email (any case).
+    pub email: Option<String>,
+    pub user_id: Option<Uuid>,
+}
+
+/// A user's live sessions, found by email or user id.
+#[utoipa::path(get, path = "/api/admin/sessions", tag = "admin", security(("bearer" = [])),
+    params(SessionQuery),
+    responses((status = 200, body = Vec<SessionSummary>), (status = 403, body = contract::api::Problem)))]
+pub async fn find_sessions(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Query(query): Query<SessionQuery>,
+) -> Result<AppJson<Vec<SessionSummary>>, ApiError> {
+    let user_id = match (query.user_id, query.email) {
+        (Some(user_id), _) => Some(user_id),
+        (None, Some(email)) => {
+            let email = Email::parse(&email, "email")?;
+            sqlx::query_scalar("select user_id from users where lower(email) = lower($1)")
+                .bind(email.as_str())
+                .fetch_optional(state.db.writer())
+                .await?
+        }
+        (None, None) => return Err(ApiError::invalid("email", "give email or user_id")),
+    };
+    let mut tx = begin(&state).await?;
+    let target = user_id.map_or_else(|| "user:none".to_string(), |id| format!("user:{id}"));
+    audit(&mut tx, &admin, &client, "sessions.search", &target).await?;
+    let sessions = match user_id {
+        Some(user_id) => state.sessions.list(user_id).await?,
+        None => Vec::new(),
+    };
+    tx.commit().await?;
+    Ok(AppJson(
+        sessions
+            .iter()
+            .map(|session| summary(session, None))
+            .collect(),
+    ))
+}
+
+/// Ends one session, whoever owns it.
+#[utoipa::path(delete, path = "/api/admin/sessions/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = contract::api::Problem)))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = begin(&state).await?;
+    audit(
+        &mut tx,
+        &admin,
+        &client,
+        "session.revoke",
+        &format!("session:{id}"),
+    )
+    .await?;
+    if !state.sessions.revoke(&id).await? {
+        return Err(ApiError::NotFound);
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of a user.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/sessions", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = RevokeSessionsResponse), (status = 404, body = contract::api::Problem)))]
+pub async fn revoke_user_sessions(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
+    let user_id = parse_id(&id)?;
+    let mut tx = begin(&state).await?;
+    audit(
+        &mut tx,
+        &admin,
+        &client,
+        "user.sessions.revoke",
+        &format!("user:{user_id}"),
+    )
+    .await?;
+    let revoked = state.sessions.revoke_all(user_id, None).await?;
+    tx.commit().await?;
+    Ok(AppJson(RevokeSessionsResponse { revoked }))
+}
+
+async fn set_status(
+    state: &AppState,
+    admin: &AdminUser,
+    client: &ClientInfo,
+    id: &str,
+    status: &str,
+) -> Result<UserRow, ApiError> {
+    let user_id = parse_id(id)?;
+    let mut tx = begin(state).await?;
+    let row: UserRow = sqlx::query_as(AssertSqlSafe(format!(
+        "update users set status = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
+    )))
+    .bind(user_id)
+    .bind(status)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let action = if status == "disabled" {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    audit(&mut tx, admin, client, action, &format!("user:{user_id}")).await?;
+    if status == "disabled" {
+        state.sessions.revoke_all(user_id, None).await?;
+    }
+    tx.commit().await?;
+    state
+        .cache
+        .announce(
+            &state.redis,
+            &crate::auth::cache::Event::ProfileChanged(user_id),
+        )
+        .await?;
+    Ok(row)
+}
+
+/// Disables an account and ends all its sessions.
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = contract::api::UserProfile), (status = 404, body = contract::api::Problem)))]
+pub async fn disable_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
+    Ok(AppJson(
+        set_status(&state, &admin, &client, &id, "disabled")
+            .await?
+            .profile(),
+    ))
+}
+
+/// Enables an account again.
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = contract::api::UserProfile), (status = 404, body = contract::api::Problem)))]
+pub async fn enable_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
+    Ok(AppJson(
+        set_status(&state, &admin, &client, &id, "active")
+            .await?
+            .profile(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UserQuery {
+    /// A case-insensitive substring of the email or name.
+    pub query: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Accounts, newest first, 50 a page.
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("bearer" = [])),
+    params(UserQuery), responses((status = 200, body = UserPage)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    Query(query): Query<UserQuery>,
+) -> Result<AppJson<UserPage>, ApiError> {
+    let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
+    let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
+    let pattern = query.query.as_deref().map(like_pattern);
+    let mut tx = begin(&state).await?;
+    audit(&mut tx, &admin, &client, "users.list", "users").await?;
+    let rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from users \
+         where ($1::text is null or lower(email) like $1 or lower(name) like $1) \
+           and ($2::timestamptz is null or (created_at, user_id) < ($2, $3)) \
+         order by created_at desc, user_id desc limit $4"
+    )))
+    .bind(pattern)
+    .bind(after_time)
+    .bind(after_id)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let (rows, next) = Cursor::split_page(rows, |row| Cursor {
+        at: row.created_at,
+        id: row.user_id,
+    });
+    Ok(AppJson(UserPage {
+        items: rows.iter().map(UserRow::profile).collect(),
+        next_cursor: next,
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    pub cursor: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AuditRow {
+    audit_id: i64,
+    actor_id: Uuid,
+    action: String,
+    target: String,
+    ip: String,
+    request_id: String,
+    created_at: OffsetDateTime,
+}
+
+/// The audit log, newest first, 50 a page.
+#[utoipa::path(get, path = "/api/admin/audit", tag = "admin", security(("bearer" = [])),
+    params(AuditQuery), responses((status = 200, body = AuditPage)))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Query(query): Query<AuditQuery>,
+) -> Result<AppJson<AuditPage>, ApiError> {
+    let before: Option<i64> = match query.cursor.as_deref() {
+        None => None,
+        Some(raw) => Some(
+            raw.parse()
+                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))?,
+        ),
+    };
+    let mut rows: Vec<AuditRow> = sqlx::query_as(
+        "select audit_id, actor_id, action, target, ip, request_id, created_at from audit_log \
+         where ($1::bigint is null or audit_id < $1) order by audit_id desc limit $2",
+    )
+    .bind(before)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(state.db.writer())
+    .await?;
+    let next_cursor = (rows.len() > PAGE_SIZE as usize).then(|| {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|row| row.audit_id.to_string())
+    });
+    let items = rows
+        .into_iter()
+        .map(|row| AuditEntry {
+            id: row.audit_id,
+            actor_id: row.actor_id.to_string(),
+            action: row.action,
+            target: row.target,
+            ip: row.ip,
+            request_id: row.request_id,
+            created_at: rfc3339(row.created_at),
+        })
+        .collect();
+    Ok(AppJson(AuditPage {
+        items,
+        next_cursor: next_cursor.flatten(),
+    }))
+}

@@ -1,0 +1,273 @@
+//! Password accounts and sessions: register, login, refresh, logout, and
+//! the caller's own sessions.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use contract::api::{
+    RevokeSessionsResponse, SessionInfo, SessionSummary, TokenResponse, UserProfile,
+};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::users::{UserRow, insert_user};
+use crate::auth::extract::{AuthUser, ClientInfo};
+use crate::auth::password::HashError;
+use crate::auth::sessions::{IssuedSession, Refresh, Session};
+use crate::domain::email::Email;
+use crate::domain::password::NewPassword;
+use crate::domain::role::Role;
+use crate::error::ApiError;
+use crate::http::json::AppJson;
+use crate::http::ops_auth::bearer_token;
+use crate::state::AppState;
+use crate::timestamps::rfc3339_ms;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(list_sessions, revoke_sessions))
+        .routes(routes!(revoke_session))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::Unavailable {
+                code: "busy",
+                detail: "too many sign-ins at once, try again shortly",
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            HashError::TooLongForBcrypt => Self::invalid(
+                "password",
+                "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
+            ),
+            HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
+        }
+    }
+}
+
+/// Validates a display name: 1 to 100 characters, not blank.
+pub fn parse_name(raw: &str) -> Result<String, ApiError> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
+    }
+    Ok(name.to_string())
+}
+
+/// Creates a password account. A taken email is 409 (documented); no other
+/// route reveals whether an account exists.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = UserProfile), (status = 409, body = contract::api::Problem),
+        (status = 422, body = contract::api::Problem)))]
+pub async fn register(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<RegisterRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let email = Email::parse(&request.email, "email")?;
+    let name = parse_name(&request.name)?;
+    let password = NewPassword::parse(request.password, "password")?;
+    let hash = state.hasher.hash(password.into_inner()).await?;
+    let user = insert_user(state.db.writer(), &email, &name, &hash, Role::User).await?;
+    tracing::info!(user_id = %user.user_id, email = %email.masked(), "account registered");
+    Ok((StatusCode::CREATED, AppJson(user.profile())))
+}
+
+/// Opens a session. Unknown email, wrong password and disabled account give
+/// the same 401 in comparable time (a dummy hash is verified).
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = contract::api::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    AppJson(request): AppJson<LoginRequest>,
+) -> Result<AppJson<TokenResponse>, ApiError> {
+    let email = Email::parse(&request.email, "email")?;
+    let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
+        .bind(email.as_str())
+        .fetch_optional(state.db.writer())
+        .await?;
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    let password = request.password;
+    let verification = state.hasher.verify(password.clone(), stored).await?;
+    let Some(user) = user.filter(|user| verification.matches && user.status == "active") else {
+        tracing::info!(email = %email.masked(), "login refused");
+        return Err(ApiError::Unauthorized);
+    };
+    if verification.needs_rehash {
+        let upgraded = state.hasher.hash(password).await?;
+        sqlx::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
+            .bind(user.user_id)
+            .bind(upgraded)
+            .execute(state.db.writer())
+            .await?;
+    }
+    sqlx::query("update users set last_login_at = now() where user_id = $1")
+        .bind(user.user_id)
+        .execute(state.db.writer())
+        .await?;
+    let role = Role::parse(&user.role).unwrap_or(Role::User);
+    let issued = state
+        .sessions
+        .create(user.user_id, role, &client.ip, &client.user_agent)
+        .await?;
+    tracing::info!(user_id = %user.user_id, "login");
+    Ok(AppJson(token_response(&state, &issued)?))
+}
+
+/// Builds the token response for a session opened or refreshed.
+pub fn token_response(state: &AppState, issued: &IssuedSession) -> Result<TokenResponse, ApiError> {
+    let not_after = u64::try_from(issued.expires_at_ms / 1000).unwrap_or(0);
+    let (access_token, expires_in) =
+        state
+            .jwt
+            .issue(issued.user_id, &issued.id, issued.role, not_after)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in,
+        refresh_token: issued.refresh_token.clone(),
+        session: SessionInfo {
+            id: issued.id.clone(),
+            expires_at: rfc3339_ms(issued.expires_at_ms),
+        },
+    })
+}
+
+/// Swaps a refresh token for a new pair. A token already used revokes its
+/// session (reuse detection).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = contract::api::Problem)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<RefreshRequest>,
+) -> Result<AppJson<TokenResponse>, ApiError> {
+    match state.sessions.refresh(&request.refresh_token).await? {
+        Refresh::Rotated(issued) => Ok(AppJson(token_response(&state, &issued)?)),
+        Refresh::Reused => {
+            tracing::warn!(target: "audit", "refresh token reused: session revoked");
+            Err(ApiError::Unauthorized)
+        }
+        Refresh::Invalid => Err(ApiError::Unauthorized),
+    }
+}
+
+/// Ends the session of the presented access token. Idempotent: 204 again
+/// after the session is gone, as long as the token itself is genuine.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204, description = "The session is closed"),
+        (status = 401, body = contract::api::Problem)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let token = bearer_token(&headers).ok_or(ApiError::Unauthorized)?;
+    let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized)?;
+    state.sessions.revoke(&claims.sid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn summary(session: &Session, current: Option<&str>) -> SessionSummary {
+    SessionSummary {
+        id: session.id.clone(),
+        user_id: session.user_id.to_string(),
+        created_at: rfc3339_ms(session.created_at_ms),
+        last_seen_at: rfc3339_ms(session.last_seen_at_ms),
+        expires_at: rfc3339_ms(session.expires_at_ms),
+        ip: session.ip.clone(),
+        user_agent: session.user_agent.clone(),
+        current: current == Some(session.id.as_str()),
+    }
+}
+
+/// The caller's live sessions (never a token).
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = Vec<SessionSummary>), (status = 401, body = contract::api::Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<AppJson<Vec<SessionSummary>>, ApiError> {
+    let sessions = state.sessions.list(user.user_id).await?;
+    let current = Some(user.session_id.as_str());
+    Ok(AppJson(
+        sessions
+            .iter()
+            .map(|session| summary(session, current))
+            .collect(),
+    ))
+}
+
+/// Ends one of the caller's sessions; another user's session is 404.
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Session id")),
+    responses((status = 204, description = "Revoked"), (status = 404, body = contract::api::Problem)))]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    match state.sessions.get(&id).await? {
+        Some(session) if session.user_id == user.user_id => {
+            state.sessions.revoke(&id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RevokeScope {
+    /// `all` (the default: log out everywhere) or `others` (keep this session).
+    pub scope: Option<String>,
+}
+
+/// Logs the caller out everywhere (`scope=all`) or everywhere else (`scope=others`).
+#[utoipa::path(delete, path = "/api/auth/sessions", tag = "sessions", security(("bearer" = [])),
+    params(RevokeScope),
+    responses((status = 200, body = RevokeSessionsResponse), (status = 422, body = contract::api::Problem)))]
+pub async fn revoke_sessions(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Query(scope): Query<RevokeScope>,
+) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
+    let keep = match scope.scope.as_deref() {
+        None | Some("all") => None,
+        Some("others") => Some(user.session_id.as_str()),
+        Some(_) => return Err(ApiError::invalid("scope", "must be all or others")),
+    };
+    let revoked = state.sessions.revoke_all(user.user_id, keep).await?;
+    Ok(AppJson(RevokeSessionsResponse { revoked }))
+}
+
+/// Parses a path id, answering 404 for anything that is not a UUID.
+pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}

@@ -1,0 +1,243 @@
+//! The example resource: posts, owned by their author. Reads come from the
+//! read replicas; list pages are cached and invalidated on every write, on
+//! every instance. Copy this file as the pattern for a new resource.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use contract::api::{Post, PostPage};
+use serde::Deserialize;
+use sqlx::AssertSqlSafe;
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::auth::parse_id;
+use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
+use crate::auth::cache::Event;
+use crate::auth::extract::AuthUser;
+use crate::error::ApiError;
+use crate::http::json::AppJson;
+use crate::state::AppState;
+use crate::timestamps::rfc3339;
+
+const COLUMNS: &str = "post_id, author_id, title, body, created_at, updated_at";
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_posts, create_post))
+        .routes(routes!(get_post, update_post, delete_post))
+}
+
+#[derive(sqlx::FromRow)]
+struct PostRow {
+    post_id: Uuid,
+    author_id: Uuid,
+    title: String,
+    body: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl PostRow {
+    fn into_post(self) -> Post {
+        Post {
+            id: self.post_id.to_string(),
+            author_id: self.author_id.to_string(),
+            title: self.title,
+            body: self.body,
+            created_at: rfc3339(self.created_at),
+            updated_at: rfc3339(self.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPost {
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostChanges {
+    pub title: Option<String>,
+    pub body: Option<String>,
+}
+
+fn check_title(title: &str) -> Result<(), ApiError> {
+    if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS {
+        return Err(ApiError::invalid("title", "must be 1 to 200 characters"));
+    }
+    Ok(())
+}
+
+fn check_body(body: &str) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::invalid("body", "must be at most 65536 bytes"));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// A case-insensitive substring of the title.
+    pub q: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Posts, newest first, 50 a page, optionally searched by title.
+#[utoipa::path(get, path = "/api/posts", tag = "posts", security(("bearer" = [])),
+    params(ListQuery), responses((status = 200, body = PostPage)))]
+pub async fn list_posts(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Query(query): Query<ListQuery>,
+) -> Result<AppJson<PostPage>, ApiError> {
+    let cache_key = format!(
+        "{}\u{1f}{}",
+        query.q.as_deref().unwrap_or(""),
+        query.cursor.as_deref().unwrap_or("")
+    );
+    if let Some(page) = state.cache.post_page(&cache_key) {
+        return Ok(AppJson(page.as_ref().clone()));
+    }
+    let epoch = state.cache.epoch();
+    let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
+    let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
+    let rows: Vec<PostRow> = sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from posts \
+         where ($1::text is null or lower(title) like $1) \
+           and ($2::timestamptz is null or (created_at, post_id) < ($2, $3)) \
+         order by created_at desc, post_id desc limit $4"
+    )))
+    .bind(query.q.as_deref().map(like_pattern))
+    .bind(after_time)
+    .bind(after_id)
+    .bind(PAGE_SIZE + 1)
+    .fetch_all(state.db.reader())
+    .await?;
+    let (rows, next_cursor) = Cursor::split_page(rows, |row| Cursor {
+        at: row.created_at,
+        id: row.post_id,
+    });
+    let page = PostPage {
+        items: rows.into_iter().map(PostRow::into_post).collect(),
+        next_cursor,
+    };
+    state
+        .cache
+        .remember_post_page(cache_key, Arc::new(page.clone()), epoch);
+    Ok(AppJson(page))
+}
+
+/// Creates a post owned by the caller.
+#[utoipa::path(post, path = "/api/posts", tag = "posts", security(("bearer" = [])),
+    request_body = NewPost,
+    responses((status = 201, body = Post), (status = 422, body = contract::api::Problem)))]
+pub async fn create_post(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppJson(request): AppJson<NewPost>,
+) -> Result<(StatusCode, AppJson<Post>), ApiError> {
+    check_title(&request.title)?;
+    check_body(&request.body)?;
+    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
+        "insert into posts (post_id, author_id, title, body) values ($1, $2, $3, $4) returning {COLUMNS}"
+    )))
+    .bind(Uuid::new_v4())
+    .bind(user.user_id)
+    .bind(request.title.trim())
+    .bind(&request.body)
+    .fetch_one(state.db.writer())
+    .await?;
+    state
+        .cache
+        .announce(&state.redis, &Event::PostsChanged)
+        .await?;
+    Ok((StatusCode::CREATED, AppJson(row.into_post())))
+}
+
+/// One post.
+#[utoipa::path(get, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 200, body = Post), (status = 404, body = contract::api::Problem)))]
+pub async fn get_post(
+    State(state): State<AppState>,
+    _user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<AppJson<Post>, ApiError> {
+    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
+        "select {COLUMNS} from posts where post_id = $1"
+    )))
+    .bind(parse_id(&id)?)
+    .fetch_optional(state.db.reader())
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    Ok(AppJson(row.into_post()))
+}
+
+/// Changes a post; only its author may (others get 404, as if it were not there).
+#[utoipa::path(patch, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Post id")), request_body = PostChanges,
+    responses((status = 200, body = Post), (status = 404, body = contract::api::Problem)))]
+pub async fn update_post(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    AppJson(changes): AppJson<PostChanges>,
+) -> Result<AppJson<Post>, ApiError> {
+    if let Some(title) = &changes.title {
+        check_title(title)?;
+    }
+    if let Some(body) = &changes.body {
+        check_body(body)?;
+    }
+    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
+        "update posts set title = coalesce($3, title), body = coalesce($4, body), updated_at = now() \
+         where post_id = $1 and author_id = $2 returning {COLUMNS}"
+    )))
+    .bind(parse_id(&id)?)
+    .bind(user.user_id)
+    .bind(changes.title.as_deref().map(str::trim))
+    .bind(changes.body)
+    .fetch_optional(state.db.writer())
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    state
+        .cache
+        .announce(&state.redis, &Event::PostsChanged)
+        .await?;
+    Ok(AppJson(row.into_post()))
+}
+
+/// Deletes a post; only its author may (others get 404).
+#[utoipa::path(delete, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Post id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = contract::api::Problem)))]
+pub async fn delete_post(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let deleted = sqlx::query("delete from posts where post_id = $1 and author_id = $2")
+        .bind(parse_id(&id)?)
+        .bind(user.user_id)
+        .execute(state.db.writer())
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::NotFound);
+    }
+    state
+        .cache
+        .announce(&state.redis, &Event::PostsChanged)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

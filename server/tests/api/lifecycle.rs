@@ -1,0 +1,141 @@
+//! The process as operators run it: graceful shutdown and a saturated pool.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{PASSWORD, TestApp, TestDb, test_settings, unique_email};
+
+/// Starts the real binary on a free port and returns it with its address.
+fn start_server(db: &TestDb, shutdown_timeout: &str) -> (std::process::Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenk-server"))
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PORT", "0")
+        .env("DATABASE_URL", &db.url)
+        .env(
+            "REDIS_KEY_PREFIX",
+            format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        )
+        .env("LOG_FORMAT", "json")
+        .env("SHUTDOWN_TIMEOUT", shutdown_timeout)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let line = lines.next().expect("server printed its address").unwrap();
+        let value: serde_json::Value = match serde_json::from_str(&line) {
+            Ok(value) => value,
+            Err(_) => continue,
+        };
+        if value["message"] == "listening" {
+            break value["addr"].as_str().unwrap().to_string();
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, address)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args(["-s", name, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_zero() {
+    let db = TestDb::new().await;
+    let (mut child, address) = start_server(&db, "10");
+    // An in-flight request: headers and half of the body sent, the rest later.
+    let body = format!(
+        r#"{{"email":"{}","password":"{PASSWORD}","name":"Slow"}}"#,
+        unique_email("slow")
+    );
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut slow = TcpStream::connect(&address).unwrap();
+    write!(slow, "POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}", body.len()).unwrap();
+    slow.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    assert!(
+        TcpStream::connect(&address).is_err(),
+        "new connections are refused while draining"
+    );
+    slow.write_all(tail.as_bytes()).unwrap();
+    let mut response = String::new();
+    slow.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "exited within SHUTDOWN_TIMEOUT"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_slower_than_the_drain_timeout_is_cut_and_shutdown_still_completes() {
+    let db = TestDb::new().await;
+    let (mut child, address) = start_server(&db, "1");
+    let mut stuck = TcpStream::connect(&address).unwrap();
+    write!(stuck, "POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{").unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    signal(&child, "TERM");
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the 1 s drain timeout cut the request"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saturated_pool_answers_503_with_retry_after_and_recovers() {
+    let db = TestDb::new().await;
+    let settings = test_settings(&[("DB_POOL_MAX", "1"), ("DB_ACQUIRE_TIMEOUT", "300ms")]);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(300))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_with(pool.clone(), settings).await;
+    let email = unique_email("pool");
+    assert_eq!(app.register(&email, PASSWORD).await.status(), 201);
+
+    let held = pool.acquire().await.unwrap();
+    let started = Instant::now();
+    let response = app.login(&email, PASSWORD).await;
+    assert_eq!(response.status(), 503);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(response.headers()["retry-after"], "1");
+    let problem: contract::api::Problem = response.json().await.unwrap();
+    assert_eq!(problem.code, "database_busy");
+
+    drop(held);
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
+}
