@@ -139,3 +139,66 @@ async fn a_saturated_pool_answers_503_with_retry_after_and_recovers() {
     drop(held);
     assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_admin_takes_the_password_from_the_environment_never_argv() {
+    let db = TestDb::new().await;
+    let email = unique_email("cli-admin");
+    let output = Command::new(env!("CARGO_BIN_EXE_tenk-server"))
+        .args(["create-admin", "--email", &email])
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("TENK_ADMIN_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(PASSWORD));
+    let role: String = sqlx::query_scalar("select role from users where email = $1")
+        .bind(&email)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "admin");
+    let app = TestApp::spawn(&db).await;
+    assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_logins_is_turned_away_with_503_while_other_routes_keep_answering() {
+    let db = TestDb::new().await;
+    // One hashing worker: 32 jobs may wait, the rest are refused at once.
+    let app = TestApp::spawn_with(db.pool.clone(), test_settings(&[("WORKERS", "1")])).await;
+    let email = unique_email("flood");
+    assert_eq!(app.register(&email, PASSWORD).await.status(), 201);
+
+    let logins = (0..80).map(|_| app.login(&email, "wrong password, flood"));
+    let health = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = Instant::now();
+        let status = app.get("/api/health").send().await.unwrap().status();
+        (status, started.elapsed())
+    };
+    let (statuses, (health_status, health_latency)) =
+        tokio::join!(futures_util::future::join_all(logins), health);
+
+    let busy = statuses.iter().filter(|r| r.status() == 503).count();
+    let refused = statuses.iter().filter(|r| r.status() == 401).count();
+    assert_eq!(busy + refused, 80);
+    assert!(busy > 0 && refused >= 32, "busy {busy}, refused {refused}");
+    assert!(
+        statuses
+            .iter()
+            .filter(|r| r.status() == 503)
+            .all(|r| r.headers().contains_key("retry-after"))
+    );
+    assert_eq!(health_status, 200);
+    assert!(
+        health_latency < Duration::from_secs(1),
+        "hashing never blocks the runtime: {health_latency:?}"
+    );
+}

@@ -165,3 +165,31 @@ async fn bad_bodies_get_400_413_415_and_422_naming_the_field() {
         .unwrap();
     assert_eq!(no_type.status(), 415);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_request_timeout_gets_503_not_a_hang() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(
+        db.pool.clone(),
+        crate::helpers::test_settings(&[("REQUEST_TIMEOUT", "500ms")]),
+    )
+    .await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let started = std::time::Instant::now();
+
+    // A body that never finishes arriving keeps the handler waiting.
+    let response = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        write!(stream, "POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{{").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    })
+    .await
+    .unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 503"), "{response}");
+    assert!(response.contains("\"code\":\"timeout\""), "{response}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
