@@ -4,16 +4,6 @@ use contract::api::{AuditPage, RevokeSessionsResponse, SessionSummary, UserPage}
 
 use crate::helpers::{TestApp, TestDb, captured_logs};
 
-async fn me(app: &TestApp, token: &str) -> u16 {
-    app.get("/api/users/me")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_non_admin_gets_403_on_every_admin_route_and_the_attempt_is_logged() {
     let db = TestDb::new().await;
@@ -58,7 +48,7 @@ async fn a_non_admin_gets_403_on_every_admin_route_and_the_attempt_is_logged() {
             "{method} {path}"
         );
     }
-    assert_eq!(me(&app, target.token()).await, 200, "no effect");
+    assert_eq!(app.me_status(target.token()).await, 200, "no effect");
     let refusals = captured_logs()
         .lines()
         .filter(|line| line.contains("admin route refused") && line.contains(&user.user_id))
@@ -97,8 +87,8 @@ async fn an_admin_finds_and_revokes_sessions_and_each_action_is_audited() {
         .await
         .unwrap();
     assert_eq!(one.status(), 204);
-    assert_eq!(me(&app, victim.token()).await, 401);
-    assert_eq!(me(&app, victim_phone.token()).await, 200);
+    assert_eq!(app.me_status(victim.token()).await, 401);
+    assert_eq!(app.me_status(victim_phone.token()).await, 200);
     let again = app
         .delete(&format!("/api/admin/sessions/{}", victim.sid()))
         .bearer_auth(admin.token())
@@ -117,9 +107,9 @@ async fn an_admin_finds_and_revokes_sessions_and_each_action_is_audited() {
         all.json::<RevokeSessionsResponse>().await.unwrap().revoked,
         1
     );
-    assert_eq!(me(&app, victim_phone.token()).await, 401);
+    assert_eq!(app.me_status(victim_phone.token()).await, 401);
     assert_eq!(
-        me(&app, bystander.token()).await,
+        app.me_status(bystander.token()).await,
         200,
         "other users unaffected"
     );
@@ -160,7 +150,7 @@ async fn disabling_an_account_revokes_every_session_and_blocks_login_until_enabl
         .await
         .unwrap();
     assert_eq!(disabled.status(), 200);
-    assert_eq!(me(&app, user.token()).await, 401);
+    assert_eq!(app.me_status(user.token()).await, 401);
     assert_eq!(app.login(&user.email, &user.password).await.status(), 401);
 
     let enabled = app

@@ -226,6 +226,12 @@ impl TestApp {
         self.client.delete(self.url(path))
     }
 
+    /// The status of `GET /api/users/me` with `token`: 200 while the session lives.
+    pub(crate) async fn me_status(&self, token: &str) -> u16 {
+        let response = self.get("/api/users/me").bearer_auth(token).send().await;
+        response.expect("request").status().as_u16()
+    }
+
     pub(crate) fn patch(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.patch(self.url(path))
     }

@@ -6,22 +6,12 @@ use contract::api::{RevokeSessionsResponse, SessionSummary, TokenResponse};
 
 use crate::helpers::{TestApp, TestDb, TestRedis, test_settings};
 
-async fn me(app: &TestApp, token: &str) -> u16 {
-    app.get("/api/users/me")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_the_session_at_once_and_is_idempotent() {
     let db = TestDb::new().await;
     let app = TestApp::spawn(&db).await;
     let user = app.new_user("logout").await;
-    assert_eq!(me(&app, user.token()).await, 200);
+    assert_eq!(app.me_status(user.token()).await, 200);
 
     let first = app
         .post("/api/auth/logout")
@@ -30,7 +20,7 @@ async fn logout_ends_the_session_at_once_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(first.status(), 204);
-    assert_eq!(me(&app, user.token()).await, 401, "no grace period");
+    assert_eq!(app.me_status(user.token()).await, 401, "no grace period");
     let second = app
         .post("/api/auth/logout")
         .bearer_auth(user.token())
@@ -57,8 +47,8 @@ async fn a_session_revoked_on_one_instance_is_refused_on_another_within_100ms() 
     let b = TestApp::spawn_with(db.pool.clone(), settings_b).await;
     let user = a.new_user("multi").await;
     // Warm instance B's cache so only pub/sub can tell it about the revocation.
-    assert_eq!(me(&b, user.token()).await, 200);
-    assert_eq!(me(&b, user.token()).await, 200);
+    assert_eq!(b.me_status(user.token()).await, 200);
+    assert_eq!(b.me_status(user.token()).await, 200);
 
     assert_eq!(
         a.post("/api/auth/logout")
@@ -72,7 +62,7 @@ async fn a_session_revoked_on_one_instance_is_refused_on_another_within_100ms() 
     let revoked_at = Instant::now();
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    assert_eq!(me(&b, user.token()).await, 401);
+    assert_eq!(b.me_status(user.token()).await, 401);
     assert!(revoked_at.elapsed() < Duration::from_millis(1000));
 }
 
@@ -92,12 +82,12 @@ async fn a_refresh_rotates_the_token_and_reusing_an_old_one_revokes_the_session(
     let rotated: TokenResponse = rotated.json().await.unwrap();
     assert_eq!(rotated.session.id, user.sid());
     assert_ne!(rotated.refresh_token, user.tokens.refresh_token);
-    assert_eq!(me(&app, &rotated.access_token).await, 200);
+    assert_eq!(app.me_status(&rotated.access_token).await, 200);
 
     let reuse = refresh(user.tokens.refresh_token.clone()).await.unwrap();
     assert_eq!(reuse.status(), 401);
     assert_eq!(
-        me(&app, &rotated.access_token).await,
+        app.me_status(&rotated.access_token).await,
         401,
         "reuse revokes the session"
     );
@@ -170,7 +160,7 @@ async fn a_user_cannot_revoke_another_users_session() {
         .unwrap();
 
     assert_eq!(response.status(), 404);
-    assert_eq!(me(&app, bob.token()).await, 200);
+    assert_eq!(app.me_status(bob.token()).await, 200);
     let own = app
         .delete(&format!("/api/auth/sessions/{}", alice.sid()))
         .bearer_auth(alice.token())
@@ -178,7 +168,7 @@ async fn a_user_cannot_revoke_another_users_session() {
         .await
         .unwrap();
     assert_eq!(own.status(), 204);
-    assert_eq!(me(&app, alice.token()).await, 401);
+    assert_eq!(app.me_status(alice.token()).await, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,9 +193,9 @@ async fn logging_out_others_keeps_this_session_and_all_ends_every_one() {
             .revoked,
         2
     );
-    assert_eq!(me(&app, laptop.token()).await, 200);
-    assert_eq!(me(&app, phone.token()).await, 401);
-    assert_eq!(me(&app, tablet.token()).await, 401);
+    assert_eq!(app.me_status(laptop.token()).await, 200);
+    assert_eq!(app.me_status(phone.token()).await, 401);
+    assert_eq!(app.me_status(tablet.token()).await, 401);
 
     let bad = app
         .delete("/api/auth/sessions?scope=some")
@@ -224,7 +214,7 @@ async fn logging_out_others_keeps_this_session_and_all_ends_every_one() {
         all.json::<RevokeSessionsResponse>().await.unwrap().revoked,
         1
     );
-    assert_eq!(me(&app, laptop.token()).await, 401);
+    assert_eq!(app.me_status(laptop.token()).await, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,7 +247,7 @@ async fn a_session_lives_in_redis_for_its_idle_timeout_capped_by_session_ttl() {
         .apply(&tenk_server::auth::cache::Event::SessionRevoked(
             user.sid().into(),
         ));
-    assert_eq!(me(&app, user.token()).await, 401);
+    assert_eq!(app.me_status(user.token()).await, 401);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,8 +261,8 @@ async fn with_redis_down_authenticated_requests_answer_503_never_200() {
     ]);
     let app = TestApp::spawn_with(db.pool.clone(), settings).await;
     let user = app.new_user("redisdown").await;
-    assert_eq!(me(&app, user.token()).await, 200);
-    assert_eq!(me(&app, user.token()).await, 200, "now cached");
+    assert_eq!(app.me_status(user.token()).await, 200);
+    assert_eq!(app.me_status(user.token()).await, 200, "now cached");
 
     redis.stop();
     tokio::time::sleep(Duration::from_millis(300)).await;

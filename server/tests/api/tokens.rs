@@ -32,22 +32,12 @@ fn with(claims: &Value, key: &str, value: Value) -> Value {
     claims
 }
 
-async fn status_with(app: &TestApp, token: &str) -> u16 {
-    app.get("/api/users/me")
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_expired_and_malformed_tokens_are_all_refused_with_401() {
     let db = TestDb::new().await;
     let app = TestApp::spawn(&db).await;
     let user = app.new_user("jwt").await;
-    assert_eq!(status_with(&app, user.token()).await, 200);
+    assert_eq!(app.me_status(user.token()).await, 200);
     let claims = claims_of(&user);
     let now = claims["iat"].as_u64().unwrap();
     let key = DEV_JWT_SECRET.as_bytes();
@@ -169,9 +159,9 @@ async fn forged_expired_and_malformed_tokens_are_all_refused_with_401() {
     }
 
     for (what, token) in &forged {
-        assert_eq!(status_with(&app, token).await, 401, "{what}");
+        assert_eq!(app.me_status(token).await, 401, "{what}");
     }
     // Within the documented 5 s leeway a just-expired token still passes.
     let within_leeway = sign(&hs256, &with(&claims, "exp", json!(now - 2)), key);
-    assert_eq!(status_with(&app, &within_leeway).await, 200);
+    assert_eq!(app.me_status(&within_leeway).await, 200);
 }
