@@ -3,8 +3,9 @@
 //! naming the field, an oversized body is 413.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -93,5 +94,30 @@ mod tests {
             "admin"
         );
         assert_eq!(field_of("invalid type: integer, expected struct"), "body");
+    }
+}
+
+/// axum's query-string extractor with problem-shaped rejections (422).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AppQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for AppQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let text = rejection.body_text();
+                let detail = text
+                    .split_once("string: ")
+                    .map_or(text.as_str(), |(_, rest)| rest);
+                Err(ApiError::invalid(&field_of(detail), detail.to_string()))
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! every action is written to `audit_log` in the same transaction as its
 //! effect: when the effect fails, the audit row rolls back with it.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use contract::api::{AuditEntry, AuditPage, RevokeSessionsResponse, SessionSummary, UserPage};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::users::{COLUMNS, UserRow};
 use crate::auth::extract::{AdminUser, ClientInfo};
 use crate::domain::email::Email;
 use crate::error::ApiError;
-use crate::http::json::AppJson;
+use crate::http::json::{AppJson, AppQuery};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -76,7 +76,7 @@ pub async fn find_sessions(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Query(query): Query<SessionQuery>,
+    AppQuery(query): AppQuery<SessionQuery>,
 ) -> Result<AppJson<Vec<SessionSummary>>, ApiError> {
     let user_id = match (query.user_id, query.email) {
         (Some(user_id), _) => Some(user_id),
@@ -241,7 +241,7 @@ pub async fn list_users(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Query(query): Query<UserQuery>,
+    AppQuery(query): AppQuery<UserQuery>,
 ) -> Result<AppJson<UserPage>, ApiError> {
     let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
     let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
@@ -293,7 +293,7 @@ struct AuditRow {
 pub async fn list_audit(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Query(query): Query<AuditQuery>,
+    AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<AppJson<AuditPage>, ApiError> {
     let before: Option<i64> = match query.cursor.as_deref() {
         None => None,

@@ -1,7 +1,7 @@
 //! Password accounts and sessions: register, login, refresh, logout, and
 //! the caller's own sessions.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use contract::api::{
@@ -21,7 +21,7 @@ use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::error::ApiError;
-use crate::http::json::AppJson;
+use crate::http::json::{AppJson, AppQuery};
 use crate::http::ops_auth::bearer_token;
 use crate::state::AppState;
 use crate::timestamps::rfc3339_ms;
@@ -256,7 +256,7 @@ pub struct RevokeScope {
 pub async fn revoke_sessions(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(scope): Query<RevokeScope>,
+    AppQuery(scope): AppQuery<RevokeScope>,
 ) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
     let keep = match scope.scope.as_deref() {
         None | Some("all") => None,

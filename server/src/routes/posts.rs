@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use contract::api::{Post, PostPage};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use crate::auth::cache::Event;
 use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
-use crate::http::json::AppJson;
+use crate::http::json::{AppJson, AppQuery};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -98,7 +98,7 @@ pub struct ListQuery {
 pub async fn list_posts(
     State(state): State<AppState>,
     _user: AuthUser,
-    Query(query): Query<ListQuery>,
+    AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<PostPage>, ApiError> {
     let cache_key = format!(
         "{}\u{1f}{}",

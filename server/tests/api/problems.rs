@@ -193,3 +193,25 @@ async fn a_request_past_request_timeout_gets_503_not_a_hang() {
     assert!(response.contains("\"code\":\"timeout\""), "{response}");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_query_string_gets_a_422_problem_naming_the_parameter() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let admin = app.new_admin().await;
+
+    let response = app
+        .get("/api/admin/sessions?user_id=not-a-uuid")
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Problem = response.json().await.unwrap();
+    assert_eq!(problem.errors[0].field, "user_id", "{problem:?}");
+}
