@@ -78,6 +78,19 @@ impl Database {
             .map_or(&self.primary, |replica| &replica.pool)
     }
 
+    /// The pool that has no connection to give right now (for the timeout
+    /// counter): the primary when it is full, else a full replica.
+    pub fn exhausted_pool(&self) -> &'static str {
+        let full = |pool: &PgPool| {
+            pool.num_idle() == 0 && pool.size() >= pool.options().get_max_connections()
+        };
+        if !full(&self.primary) && self.replicas.iter().any(|replica| full(&replica.pool)) {
+            "replica"
+        } else {
+            "primary"
+        }
+    }
+
     pub fn replica_pools(&self) -> impl Iterator<Item = &PgPool> {
         self.replicas.iter().map(|replica| &replica.pool)
     }

@@ -116,6 +116,11 @@ impl IntoResponse for ApiError {
             _ => Vec::new(),
         };
         let mut response = problem_response(status, self.code(), detail, errors);
+        if self.code() == "database_busy" {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::PoolTimedOut);
+        }
         let headers = response.headers_mut();
         if let Some(retry_after) = self.retry_after() {
             headers.insert(

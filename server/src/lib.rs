@@ -14,6 +14,8 @@ pub mod domain;
 pub mod error;
 /// Middleware and extractors shared by every route.
 pub mod http;
+/// Prometheus metrics and the request-tracking middleware.
+pub mod metrics;
 /// Process resource readings (memory, CPU, limits).
 pub mod process;
 /// The shared Redis connection.

@@ -82,6 +82,8 @@ fn main() -> ExitCode {
             Command::Serve | Command::CheckConfig => serve(settings).await,
         }
     });
+    // Tasks of connections cut at SHUTDOWN_TIMEOUT are dropped, not awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
-use redis::{Client, IntoConnectionInfo};
+use redis::{Client, Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Value};
 use secrecy::ExposeSecret;
 
 use crate::config::RedisSettings;
@@ -18,6 +18,7 @@ use crate::redis_keys::RedisKeys;
 /// A cheap-to-clone handle on the shared connection and the key builder.
 #[derive(Clone)]
 pub struct RedisClient {
+    command_duration: prometheus::Histogram,
     client: Client,
     connection: ConnectionManager,
     keys: RedisKeys,
@@ -36,7 +37,10 @@ impl RedisClient {
     ///
     /// # Errors
     /// An unusable URL.
-    pub fn new(settings: &RedisSettings) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &RedisSettings,
+        command_duration: prometheus::Histogram,
+    ) -> anyhow::Result<Self> {
         let keepalive = TcpKeepalive::new().with_time(settings.keepalive);
         let info = settings
             .url
@@ -62,15 +66,20 @@ impl RedisClient {
         let connection = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("cannot set up the Redis connection")?;
         Ok(Self {
+            command_duration,
             client,
             connection,
             keys: RedisKeys::new(settings.key_prefix.clone()),
         })
     }
 
-    /// A handle on the multiplexed connection (clone per use; it is shared).
-    pub fn connection(&self) -> ConnectionManager {
-        self.connection.clone()
+    /// A handle on the multiplexed connection (clone per use; it is shared)
+    /// that times every round trip.
+    pub fn connection(&self) -> TimedConnection {
+        TimedConnection {
+            inner: self.connection.clone(),
+            duration: self.command_duration.clone(),
+        }
     }
 
     /// The client, for dedicated connections such as pub/sub.
@@ -102,5 +111,45 @@ impl RedisClient {
             latency: started.elapsed(),
             error,
         }
+    }
+}
+
+/// The shared connection, recording each round trip (a command, or a whole
+/// pipeline) in `tenk_redis_command_duration_seconds`.
+#[derive(Clone)]
+pub struct TimedConnection {
+    inner: ConnectionManager,
+    duration: prometheus::Histogram,
+}
+
+impl ConnectionLike for TimedConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = self.inner.req_packed_command(cmd).await;
+            self.duration.observe(started.elapsed().as_secs_f64());
+            outcome
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = self
+                .inner
+                .req_packed_commands(pipeline, offset, count)
+                .await;
+            self.duration.observe(started.elapsed().as_secs_f64());
+            outcome
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
     }
 }

@@ -17,12 +17,17 @@ use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::metrics::Metrics;
 use crate::redis_client::RedisClient;
 use crate::routes;
 use crate::state::{AppState, Lifecycle};
 
+/// How long closing the pools may take once serving has stopped.
+const POOL_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -38,13 +43,20 @@ impl Application {
         let db = Database::new(primary, &settings.database)?;
         // Route reads to replicas that answer right away, not only after the first tick.
         db.check_replicas().await;
-        let redis = RedisClient::new(&settings.redis)?;
+        let metrics = Arc::new(Metrics::new().context("cannot register metrics")?);
+        let redis_duration = metrics.redis_command.clone();
+        let redis = RedisClient::new(&settings.redis, redis_duration)?;
         let address = SocketAddr::new(settings.http.host, settings.http.port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (HOST, PORT)"))?;
-        let cache = Arc::new(AppCache::new(&settings.cache));
-        let sessions = SessionStore::new(redis.clone(), cache.clone(), &settings.auth);
+        let cache = Arc::new(AppCache::new(&settings.cache, metrics.app_cache.clone()));
+        let sessions = SessionStore::new(
+            redis.clone(),
+            cache.clone(),
+            metrics.clone(),
+            &settings.auth,
+        );
         let hasher = PasswordHasherPool::new(&settings.auth, settings.http.workers)
             .context("cannot prepare password hashing")?;
         let jwt = Arc::new(JwtKeys::new(&settings.auth).context("cannot use JWT_SECRET")?);
@@ -59,10 +71,20 @@ impl Application {
             hasher,
             sessions,
             cache,
+            metrics,
+        };
+        let metrics_listener = match state.settings.metrics_addr {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (METRICS_ADDR)"))?,
+            ),
+            None => None,
         };
         let router = routes::router(state.clone());
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
             background,
@@ -73,6 +95,12 @@ impl Application {
         self.listener
             .local_addr()
             .map_or(0, |address| address.port())
+    }
+
+    /// The port of the `METRICS_ADDR` listener, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let listener = self.metrics_listener.as_ref()?;
+        listener.local_addr().ok().map(|address| address.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -91,10 +119,20 @@ impl Application {
     ) -> std::io::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             router,
             state,
-            background,
+            mut background,
         } = self;
+        if let Some(metrics_listener) = metrics_listener {
+            // Metrics keep answering while the API drains.
+            let metrics_router = routes::metrics_router(state.clone());
+            background.push(tokio::spawn(async move {
+                if let Err(error) = axum::serve(metrics_listener, metrics_router).await {
+                    tracing::error!(error = %error, "the metrics listener failed");
+                }
+            }));
+        }
         let drain_started = Arc::new(Notify::new());
         let signal = {
             let lifecycle = state.lifecycle.clone();
@@ -126,7 +164,14 @@ impl Application {
         for task in background {
             task.abort();
         }
-        state.db.close().await;
+        // Connections still held by requests cut at the deadline return when
+        // their tasks end; do not wait on them past a short bound.
+        if tokio::time::timeout(POOL_CLOSE_TIMEOUT, state.db.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database pools did not close in time");
+        }
         tracing::info!("stopped");
         result
     }

@@ -12,6 +12,7 @@ use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::metrics::Metrics;
 use crate::redis_client::RedisClient;
 
 #[derive(Clone, FromRef)]
@@ -24,6 +25,7 @@ pub struct AppState {
     pub hasher: PasswordHasherPool,
     pub sessions: SessionStore,
     pub cache: Arc<AppCache>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Process-wide facts: when it started, and whether it is draining.

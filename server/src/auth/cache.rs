@@ -9,12 +9,14 @@
 //! what it read.
 
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use contract::api::{PostPage, UserProfile};
 use futures_util::StreamExt;
 use moka::sync::Cache;
+use prometheus::IntCounterVec;
 use uuid::Uuid;
 
 use crate::config::CacheSettings;
@@ -26,6 +28,19 @@ use crate::redis_client::RedisClient;
 const SESSION_FRESHNESS: Duration = Duration::from_secs(10);
 const PROFILE_FRESHNESS: Duration = Duration::from_secs(60);
 const POST_PAGE_FRESHNESS: Duration = Duration::from_secs(30);
+/// Post pages are weighed in bytes, not counted: a page can be 50 x 64 KiB.
+const POST_PAGE_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
+/// Pages are not cached this soon after a change, while replicas catch up.
+const REPLICA_LAG_ALLOWANCE: Duration = Duration::from_secs(2);
+
+fn page_weight(key: &str, page: &PostPage) -> u32 {
+    let text: usize = page
+        .items
+        .iter()
+        .map(|post| post.title.len() + post.body.len() + 200)
+        .sum();
+    u32::try_from(key.len() + text).unwrap_or(u32::MAX)
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct CachedSession {
@@ -79,22 +94,40 @@ pub struct AppCache {
     sessions: Cache<String, CachedSession>,
     profiles: Cache<Uuid, UserProfile>,
     post_pages: Cache<String, Arc<PostPage>>,
+    /// When posts last changed: pages read from replicas soon after may lag.
+    posts_changed_at: Mutex<Option<Instant>>,
+    /// `tenk_app_cache_requests_total{result}`.
+    lookups: IntCounterVec,
 }
 
 impl AppCache {
-    pub fn new(settings: &CacheSettings) -> Self {
+    pub fn new(settings: &CacheSettings, lookups: IntCounterVec) -> Self {
         Self {
+            lookups,
             enabled: settings.enabled,
             subscribed: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             sessions: bounded(settings.size, SESSION_FRESHNESS),
             profiles: bounded(settings.size, PROFILE_FRESHNESS),
-            post_pages: bounded(settings.size, POST_PAGE_FRESHNESS),
+            post_pages: Cache::builder()
+                .max_capacity(POST_PAGE_BUDGET_BYTES)
+                .weigher(|key: &String, page: &Arc<PostPage>| page_weight(key, page))
+                .time_to_live(POST_PAGE_FRESHNESS)
+                .build(),
+            posts_changed_at: Mutex::new(None),
         }
     }
 
     fn usable(&self) -> bool {
         self.enabled && self.subscribed.load(Ordering::SeqCst)
+    }
+
+    /// Looks `read` up when the cache is usable, counting the hit or miss.
+    fn lookup<T>(&self, read: impl FnOnce() -> Option<T>) -> Option<T> {
+        let found = if self.usable() { read() } else { None };
+        let result = if found.is_some() { "hit" } else { "miss" };
+        self.lookups.with_label_values(&[result]).inc();
+        found
     }
 
     /// Changes whenever an invalidation arrives or the subscription drops.
@@ -103,7 +136,7 @@ impl AppCache {
     }
 
     pub fn session(&self, id: &str) -> Option<CachedSession> {
-        self.usable().then(|| self.sessions.get(id)).flatten()
+        self.lookup(|| self.sessions.get(id))
     }
 
     /// Caches a session read at `epoch`, unless an invalidation came since.
@@ -124,7 +157,7 @@ impl AppCache {
     }
 
     pub fn profile(&self, user_id: Uuid) -> Option<UserProfile> {
-        self.usable().then(|| self.profiles.get(&user_id)).flatten()
+        self.lookup(|| self.profiles.get(&user_id))
     }
 
     pub fn remember_profile(&self, user_id: Uuid, profile: UserProfile, epoch: u64) {
@@ -134,11 +167,18 @@ impl AppCache {
     }
 
     pub fn post_page(&self, key: &str) -> Option<Arc<PostPage>> {
-        self.usable().then(|| self.post_pages.get(key)).flatten()
+        self.lookup(|| self.post_pages.get(key))
     }
 
+    /// Caches a page read at `epoch`, unless posts changed since, or so
+    /// recently that a lagging replica may have served the old rows.
     pub fn remember_post_page(&self, key: String, page: Arc<PostPage>, epoch: u64) {
-        if self.usable() && self.epoch() == epoch {
+        let settled = self
+            .posts_changed_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_none_or(|at| at.elapsed() >= REPLICA_LAG_ALLOWANCE);
+        if settled && self.usable() && self.epoch() == epoch {
             self.post_pages.insert(key, page);
         }
     }
@@ -149,7 +189,13 @@ impl AppCache {
         match event {
             Event::SessionRevoked(id) => self.sessions.invalidate(id),
             Event::ProfileChanged(id) => self.profiles.invalidate(id),
-            Event::PostsChanged => self.post_pages.invalidate_all(),
+            Event::PostsChanged => {
+                *self
+                    .posts_changed_at
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+                self.post_pages.invalidate_all();
+            }
         }
     }
 
@@ -167,14 +213,21 @@ impl AppCache {
             .await
     }
 
+    /// Flips the subscription state. Either way the cache empties and the
+    /// epoch moves: entries written while events could be missed must not
+    /// survive into the next subscription. Going down, the flag flips first
+    /// so nothing is served while clearing; coming up, it flips last.
     fn set_subscribed(&self, subscribed: bool) {
         if !subscribed {
-            self.epoch.fetch_add(1, Ordering::SeqCst);
-            self.sessions.invalidate_all();
-            self.profiles.invalidate_all();
-            self.post_pages.invalidate_all();
+            self.subscribed.store(false, Ordering::SeqCst);
         }
-        self.subscribed.store(subscribed, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.sessions.invalidate_all();
+        self.profiles.invalidate_all();
+        self.post_pages.invalidate_all();
+        if subscribed {
+            self.subscribed.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Listens for events until the task is aborted, resubscribing after
@@ -215,6 +268,10 @@ impl AppCache {
 mod tests {
     use super::*;
 
+    fn test_counter() -> IntCounterVec {
+        IntCounterVec::new(prometheus::Opts::new("lookups", "test"), &["result"]).unwrap()
+    }
+
     #[test]
     fn events_round_trip_through_their_wire_form() {
         for event in [
@@ -229,10 +286,13 @@ mod tests {
 
     #[test]
     fn nothing_is_served_while_unsubscribed() {
-        let cache = AppCache::new(&CacheSettings {
-            enabled: true,
-            size: 10,
-        });
+        let cache = AppCache::new(
+            &CacheSettings {
+                enabled: true,
+                size: 10,
+            },
+            test_counter(),
+        );
         cache.set_subscribed(true);
         let user = Uuid::new_v4();
         cache.remember_session("s", user, Role::User, i64::MAX, cache.epoch());
@@ -243,10 +303,13 @@ mod tests {
 
     #[test]
     fn a_read_that_raced_with_a_revocation_is_not_cached() {
-        let cache = AppCache::new(&CacheSettings {
-            enabled: true,
-            size: 10,
-        });
+        let cache = AppCache::new(
+            &CacheSettings {
+                enabled: true,
+                size: 10,
+            },
+            test_counter(),
+        );
         cache.set_subscribed(true);
         let epoch = cache.epoch();
         cache.apply(&Event::SessionRevoked("s".into()));

@@ -112,20 +112,26 @@ impl PasswordHasherPool {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _queued = self
+        let queued = self
             .queue
             .clone()
             .try_acquire_owned()
             .map_err(|_| HashError::Busy)?;
-        let _worker = self
+        let worker = self
             .workers
             .clone()
             .acquire_owned()
             .await
             .map_err(|_| HashError::Busy)?;
-        tokio::task::spawn_blocking(job)
-            .await
-            .map_err(|error| HashError::Failed(error.to_string()))
+        // The permits travel with the job: a caller that goes away (client
+        // disconnect, request timeout) cannot free them while it still runs.
+        tokio::task::spawn_blocking(move || {
+            let outcome = job();
+            drop((worker, queued));
+            outcome
+        })
+        .await
+        .map_err(|error| HashError::Failed(error.to_string()))
     }
 }
 

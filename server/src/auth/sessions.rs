@@ -8,7 +8,7 @@
 //! so every instance drops it from its cache.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::Script;
 use sha2::{Digest, Sha256};
@@ -18,6 +18,7 @@ use super::cache::AppCache;
 use super::random_token;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
+use crate::metrics::{Metrics, RevokeReason};
 use crate::redis_client::RedisClient;
 
 /// A live session, as stored.
@@ -96,6 +97,7 @@ return uid
 #[derive(Clone)]
 pub struct SessionStore {
     redis: RedisClient,
+    metrics: Arc<Metrics>,
     cache: Arc<AppCache>,
     ttl: Duration,
     idle: Duration,
@@ -121,9 +123,15 @@ fn digest(secret: &str) -> String {
 }
 
 impl SessionStore {
-    pub fn new(redis: RedisClient, cache: Arc<AppCache>, settings: &AuthSettings) -> Self {
+    pub fn new(
+        redis: RedisClient,
+        cache: Arc<AppCache>,
+        metrics: Arc<Metrics>,
+        settings: &AuthSettings,
+    ) -> Self {
         Self {
             redis,
+            metrics,
             cache,
             ttl: settings.session_ttl,
             idle: settings.session_idle_timeout,
@@ -174,9 +182,17 @@ impl SessionStore {
             .ignore()
             .sadd(keys.user_sessions(&user_id), &id)
             .ignore()
+            // The index lives as long as its longest session: NX sets a first
+            // expiry, GT only ever extends it.
             .cmd("PEXPIREAT")
             .arg(keys.user_sessions(&user_id))
             .arg(ends)
+            .arg("NX")
+            .ignore()
+            .cmd("PEXPIREAT")
+            .arg(keys.user_sessions(&user_id))
+            .arg(ends)
+            .arg("GT")
             .ignore()
             .zadd(keys.sessions_by_expiry(), &id, idle_until)
             .ignore()
@@ -187,6 +203,7 @@ impl SessionStore {
             .ignore()
             .query_async::<()>(&mut connection)
             .await?;
+        self.metrics.sessions_created.inc();
         Ok(IssuedSession {
             refresh_token: format!("{id}.{secret}"),
             id,
@@ -203,14 +220,18 @@ impl SessionStore {
     /// # Errors
     /// Redis failed: the caller must refuse the request.
     pub async fn validate(&self, id: &str, user_id: Uuid) -> redis::RedisResult<Option<Role>> {
+        let started = Instant::now();
         if let Some(cached) = self.cache.session(id) {
+            self.observe_lookup("hit", started);
             return Ok(
                 (cached.user_id == user_id && cached.expires_at_ms > now_ms())
                     .then_some(cached.role),
             );
         }
         let epoch = self.cache.epoch();
-        let Some((owner, role, ends)) = self.touch(id).await? else {
+        let touched = self.touch(id).await;
+        self.observe_lookup("miss", started);
+        let Some((owner, role, ends)) = touched? else {
             return Ok(None);
         };
         if owner != user_id {
@@ -218,6 +239,14 @@ impl SessionStore {
         }
         self.cache.remember_session(id, owner, role, ends, epoch);
         Ok(Some(role))
+    }
+
+    fn observe_lookup(&self, cache: &str, started: Instant) {
+        let elapsed = started.elapsed().as_secs_f64();
+        self.metrics
+            .session_lookup
+            .with_label_values(&[cache])
+            .observe(elapsed);
     }
 
     async fn touch(&self, id: &str) -> redis::RedisResult<Option<(Uuid, Role, i64)>> {
@@ -260,7 +289,7 @@ impl SessionStore {
             .await?;
         match outcome {
             redis::Value::Int(-1) => {
-                self.revoke(id).await?;
+                self.revoke(id, RevokeReason::RefreshReuse).await?;
                 Ok(Refresh::Reused)
             }
             redis::Value::Array(_) => {
@@ -352,7 +381,7 @@ impl SessionStore {
     ///
     /// # Errors
     /// Redis failed.
-    pub async fn revoke(&self, id: &str) -> redis::RedisResult<bool> {
+    pub async fn revoke(&self, id: &str, reason: RevokeReason) -> redis::RedisResult<bool> {
         let keys = self.redis.keys();
         let mut connection = self.redis.connection();
         let owner: Option<String> = self
@@ -364,6 +393,9 @@ impl SessionStore {
             .invoke_async(&mut connection)
             .await?;
         self.cache.forget_session(id);
+        if owner.is_some() {
+            self.metrics.revoked(reason, 1);
+        }
         self.cache
             .announce(
                 &self.redis,
@@ -377,10 +409,15 @@ impl SessionStore {
     ///
     /// # Errors
     /// Redis failed.
-    pub async fn revoke_all(&self, user_id: Uuid, keep: Option<&str>) -> redis::RedisResult<u64> {
+    pub async fn revoke_all(
+        &self,
+        user_id: Uuid,
+        keep: Option<&str>,
+        reason: RevokeReason,
+    ) -> redis::RedisResult<u64> {
         let mut revoked = 0;
         for session in self.list(user_id).await? {
-            if Some(session.id.as_str()) != keep && self.revoke(&session.id).await? {
+            if Some(session.id.as_str()) != keep && self.revoke(&session.id, reason).await? {
                 revoked += 1;
             }
         }

@@ -89,6 +89,11 @@ impl Settings {
             ("LOG_LEVEL", self.log.level.clone()),
             ("OPS_TOKEN", redacted(self.ops_token.as_ref())),
             (
+                "METRICS_ADDR",
+                self.metrics_addr
+                    .map_or_else(|| "<unset: /metrics on PORT>".into(), |a| a.to_string()),
+            ),
+            (
                 "PASSWORD_HASH",
                 match auth.password_hash {
                     PasswordHashKind::Argon2id => "argon2id",

@@ -94,6 +94,12 @@ pub(super) fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, 
             })?,
         },
         ops_token: ops_token(&vars, env)?,
+        metrics_addr: vars.get("METRICS_ADDR", None, |raw| {
+            raw.trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| "an address such as 127.0.0.1:9100".into())
+        })?,
         instance_id: vars
             .raw("INSTANCE_ID")
             .or_else(|| vars.raw("HOSTNAME"))

@@ -31,6 +31,8 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// Bearer token guarding `/metrics` and `/api/health/detailed`.
     pub ops_token: Option<SecretString>,
+    /// Serve `/metrics` on this address instead of the API listener.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Names this process in health bodies and logs (`INSTANCE_ID`, else the host name).
     pub instance_id: String,
     /// `CLUSTER_MODE` from the seed: accepted and ignored, since one process already

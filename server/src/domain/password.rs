@@ -1,6 +1,9 @@
 //! The password policy (ASVS 6.2): at least 8 characters, any characters, at
 //! most 1024 bytes, never trimmed or truncated, and not a commonly used one.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use crate::error::ApiError;
 
 pub const MIN_CHARS: usize = 8;
@@ -45,8 +48,13 @@ impl NewPassword {
 }
 
 fn is_common(password: &str) -> bool {
-    let lowered = password.to_lowercase();
-    COMMON.lines().any(|common| common == lowered)
+    static SET: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        COMMON
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .collect()
+    });
+    SET.contains(password.to_lowercase().as_str())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! every action is written to `audit_log` in the same transaction as its
 //! effect: when the effect fails, the audit row rolls back with it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use contract::api::{AuditEntry, AuditPage, RevokeSessionsResponse, SessionSummary, UserPage};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::users::{COLUMNS, UserRow};
 use crate::auth::extract::{AdminUser, ClientInfo};
 use crate::domain::email::Email;
 use crate::error::ApiError;
-use crate::http::json::{AppJson, AppQuery};
+use crate::http::json::{AppJson, AppPath, AppQuery, reject_nul};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -113,7 +113,7 @@ pub async fn revoke_session(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin(&state).await?;
     audit(
@@ -124,7 +124,11 @@ pub async fn revoke_session(
         &format!("session:{id}"),
     )
     .await?;
-    if !state.sessions.revoke(&id).await? {
+    if !state
+        .sessions
+        .revoke(&id, crate::metrics::RevokeReason::Admin)
+        .await?
+    {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
@@ -139,7 +143,7 @@ pub async fn revoke_user_sessions(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
     let user_id = parse_id(&id)?;
     let mut tx = begin(&state).await?;
@@ -151,7 +155,10 @@ pub async fn revoke_user_sessions(
         &format!("user:{user_id}"),
     )
     .await?;
-    let revoked = state.sessions.revoke_all(user_id, None).await?;
+    let revoked = state
+        .sessions
+        .revoke_all(user_id, None, crate::metrics::RevokeReason::Admin)
+        .await?;
     tx.commit().await?;
     Ok(AppJson(RevokeSessionsResponse { revoked }))
 }
@@ -179,10 +186,16 @@ async fn set_status(
         "user.enable"
     };
     audit(&mut tx, admin, client, action, &format!("user:{user_id}")).await?;
-    if status == "disabled" {
-        state.sessions.revoke_all(user_id, None).await?;
-    }
     tx.commit().await?;
+    // After the commit: a login racing with this either created its session
+    // before the list below (and loses it) or re-reads the status after
+    // creating it (and drops it itself).
+    if status == "disabled" {
+        state
+            .sessions
+            .revoke_all(user_id, None, crate::metrics::RevokeReason::Disabled)
+            .await?;
+    }
     state
         .cache
         .announce(
@@ -201,7 +214,7 @@ pub async fn disable_user(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
     Ok(AppJson(
         set_status(&state, &admin, &client, &id, "disabled")
@@ -218,7 +231,7 @@ pub async fn enable_user(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
     Ok(AppJson(
         set_status(&state, &admin, &client, &id, "active")
@@ -245,6 +258,7 @@ pub async fn list_users(
 ) -> Result<AppJson<UserPage>, ApiError> {
     let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
     let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
+    reject_nul("query", query.query.as_deref().unwrap_or_default())?;
     let pattern = query.query.as_deref().map(like_pattern);
     let mut tx = begin(&state).await?;
     audit(&mut tx, &admin, &client, "users.list", "users").await?;

@@ -1,7 +1,7 @@
 //! Password accounts and sessions: register, login, refresh, logout, and
 //! the caller's own sessions.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use contract::api::{
@@ -21,8 +21,9 @@ use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::error::ApiError;
-use crate::http::json::{AppJson, AppQuery};
+use crate::http::json::{AppJson, AppPath, AppQuery};
 use crate::http::ops_auth::bearer_token;
+use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::timestamps::rfc3339_ms;
 
@@ -118,27 +119,55 @@ pub async fn login(
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let password = request.password;
     let verification = state.hasher.verify(password.clone(), stored).await?;
+    let attempts = &state.metrics.auth_attempts;
     let Some(user) = user.filter(|user| verification.matches && user.status == "active") else {
+        attempts.with_label_values(&["password", "failure"]).inc();
         tracing::info!(email = %email.masked(), "login refused");
         return Err(ApiError::Unauthorized);
     };
+    let mut current_hash = user.password_hash.clone();
     if verification.needs_rehash {
         let upgraded = state.hasher.hash(password).await?;
-        sqlx::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
-            .bind(user.user_id)
-            .bind(upgraded)
-            .execute(state.db.writer())
-            .await?;
-    }
-    sqlx::query("update users set last_login_at = now() where user_id = $1")
+        // Only over the hash just verified: a concurrent password change wins.
+        let replaced = sqlx::query(
+            "update users set password_hash = $3, updated_at = now() \
+             where user_id = $1 and password_hash = $2",
+        )
         .bind(user.user_id)
+        .bind(&current_hash)
+        .bind(&upgraded)
         .execute(state.db.writer())
-        .await?;
+        .await?
+        .rows_affected();
+        if replaced == 1 {
+            current_hash = upgraded;
+        }
+    }
     let role = Role::parse(&user.role).unwrap_or(Role::User);
     let issued = state
         .sessions
         .create(user.user_id, role, &client.ip, &client.user_agent)
         .await?;
+    // Re-read the account after the session exists: if it was disabled or its
+    // password changed meanwhile, that change's revocation may have run before
+    // this session was there to be found, so drop it here.
+    let still_valid: Option<bool> = sqlx::query_scalar(
+        "update users set last_login_at = now() where user_id = $1 \
+         returning status = 'active' and password_hash = $2",
+    )
+    .bind(user.user_id)
+    .bind(&current_hash)
+    .fetch_optional(state.db.writer())
+    .await?;
+    if still_valid != Some(true) {
+        state
+            .sessions
+            .revoke(&issued.id, RevokeReason::User)
+            .await?;
+        attempts.with_label_values(&["password", "failure"]).inc();
+        return Err(ApiError::Unauthorized);
+    }
+    attempts.with_label_values(&["password", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login");
     Ok(AppJson(token_response(&state, &issued)?))
 }
@@ -191,7 +220,10 @@ pub async fn logout(
 ) -> Result<StatusCode, ApiError> {
     let token = bearer_token(&headers).ok_or(ApiError::Unauthorized)?;
     let claims = state.jwt.verify(token).ok_or(ApiError::Unauthorized)?;
-    state.sessions.revoke(&claims.sid).await?;
+    state
+        .sessions
+        .revoke(&claims.sid, RevokeReason::Logout)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -232,11 +264,11 @@ pub async fn list_sessions(
 pub async fn revoke_session(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     match state.sessions.get(&id).await? {
         Some(session) if session.user_id == user.user_id => {
-            state.sessions.revoke(&id).await?;
+            state.sessions.revoke(&id, RevokeReason::User).await?;
             Ok(StatusCode::NO_CONTENT)
         }
         _ => Err(ApiError::NotFound),
@@ -263,7 +295,10 @@ pub async fn revoke_sessions(
         Some("others") => Some(user.session_id.as_str()),
         Some(_) => return Err(ApiError::invalid("scope", "must be all or others")),
     };
-    let revoked = state.sessions.revoke_all(user.user_id, keep).await?;
+    let revoked = state
+        .sessions
+        .revoke_all(user.user_id, keep, RevokeReason::User)
+        .await?;
     Ok(AppJson(RevokeSessionsResponse { revoked }))
 }
 

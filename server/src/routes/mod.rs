@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod metrics;
 pub mod pagination;
 pub mod posts;
 pub mod users;
@@ -20,7 +21,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, problem_response};
-use crate::http::{access_log, request_id, timeout};
+use crate::http::{access_log, ops_auth, request_id, timeout};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -37,15 +38,23 @@ use crate::state::AppState;
 )]
 struct ApiDoc;
 
-/// The routes and their OpenAPI document.
+/// The routes and their OpenAPI document. `/metrics` is documented either
+/// way but served here only when `METRICS_ADDR` does not give it a listener
+/// of its own.
 pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router(state))
         .merge(auth::router())
         .merge(users::router())
         .merge(posts::router())
-        .merge(admin::router())
-        .split_for_parts();
+        .merge(admin::router());
+    let (router, mut document) = if state.settings.metrics_addr.is_some() {
+        let (router, mut document) = api.split_for_parts();
+        document.merge(metrics::router().into_openapi());
+        (router, document)
+    } else {
+        api.merge(metrics_routes(state)).split_for_parts()
+    };
     let components = document.components.get_or_insert_with(Default::default);
     let bearer = |description: &str| {
         let mut scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
@@ -76,17 +85,36 @@ fn openapi_path_item() -> utoipa::openapi::PathItem {
     utoipa::openapi::PathItem::new(HttpMethod::Get, operation)
 }
 
+/// `/metrics` behind the ops token.
+fn metrics_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let ops_only =
+        middleware::from_fn_with_state(state.settings.ops_token.clone(), ops_auth::middleware);
+    metrics::router().route_layer(ops_only)
+}
+
+/// The router of the separate `METRICS_ADDR` listener: `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    let (routes, _) = metrics_routes(&state).split_for_parts();
+    routes.fallback(not_found).with_state(state)
+}
+
 /// Builds the whole HTTP surface over `state`.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let (routes, document) = documented_routes(&state);
-    let document = std::sync::Arc::new(document);
+    // Serialized once: the document never changes while the process runs.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     routes
         .route(
             "/api/openapi.json",
             get(move || {
                 let document = document.clone();
-                async move { axum::Json(document.as_ref().clone()) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
             }),
         )
         .fallback(not_found)
@@ -97,6 +125,10 @@ pub fn router(state: AppState) -> Router {
             timeout::middleware,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .layer(middleware::from_fn(access_log::middleware))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)

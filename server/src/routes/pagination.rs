@@ -29,8 +29,13 @@ impl Cursor {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (nanos, id) = text.split_once('|').ok_or_else(invalid)?;
         let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?;
+        // Only times PostgreSQL can compare with a row's created_at.
+        if !(1970..=9999).contains(&at.year()) {
+            return Err(invalid());
+        }
         Ok(Self {
-            at: OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?,
+            at,
             id: id.parse().map_err(|_| invalid())?,
         })
     }

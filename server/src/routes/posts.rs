@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use contract::api::{Post, PostPage};
 use serde::Deserialize;
@@ -20,7 +20,7 @@ use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use crate::auth::cache::Event;
 use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
-use crate::http::json::{AppJson, AppQuery};
+use crate::http::json::{AppJson, AppPath, AppQuery, reject_nul};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -72,6 +72,7 @@ pub struct PostChanges {
 }
 
 fn check_title(title: &str) -> Result<(), ApiError> {
+    reject_nul("title", title)?;
     if title.trim().is_empty() || title.chars().count() > MAX_TITLE_CHARS {
         return Err(ApiError::invalid("title", "must be 1 to 200 characters"));
     }
@@ -79,6 +80,7 @@ fn check_title(title: &str) -> Result<(), ApiError> {
 }
 
 fn check_body(body: &str) -> Result<(), ApiError> {
+    reject_nul("body", body)?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::invalid("body", "must be at most 65536 bytes"));
     }
@@ -100,16 +102,20 @@ pub async fn list_posts(
     _user: AuthUser,
     AppQuery(query): AppQuery<ListQuery>,
 ) -> Result<AppJson<PostPage>, ApiError> {
+    reject_nul("q", query.q.as_deref().unwrap_or_default())?;
+    let search = query.q.as_deref().map(like_pattern);
+    let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
+    // Keyed by the normalized search and cursor, so spelling variants of one
+    // page share an entry.
     let cache_key = format!(
         "{}\u{1f}{}",
-        query.q.as_deref().unwrap_or(""),
-        query.cursor.as_deref().unwrap_or("")
+        search.as_deref().unwrap_or_default(),
+        cursor.map(|c| c.encode()).unwrap_or_default()
     );
     if let Some(page) = state.cache.post_page(&cache_key) {
         return Ok(AppJson(page.as_ref().clone()));
     }
     let epoch = state.cache.epoch();
-    let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
     let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
     let rows: Vec<PostRow> = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from posts \
@@ -117,7 +123,7 @@ pub async fn list_posts(
            and ($2::timestamptz is null or (created_at, post_id) < ($2, $3)) \
          order by created_at desc, post_id desc limit $4"
     )))
-    .bind(query.q.as_deref().map(like_pattern))
+    .bind(search)
     .bind(after_time)
     .bind(after_id)
     .bind(PAGE_SIZE + 1)
@@ -171,7 +177,7 @@ pub async fn create_post(
 pub async fn get_post(
     State(state): State<AppState>,
     _user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Post>, ApiError> {
     let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from posts where post_id = $1"
@@ -190,7 +196,7 @@ pub async fn get_post(
 pub async fn update_post(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
     AppJson(changes): AppJson<PostChanges>,
 ) -> Result<AppJson<Post>, ApiError> {
     if let Some(title) = &changes.title {
@@ -224,7 +230,7 @@ pub async fn update_post(
 pub async fn delete_post(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = sqlx::query("delete from posts where post_id = $1 and author_id = $2")
         .bind(parse_id(&id)?)

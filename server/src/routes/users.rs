@@ -197,7 +197,11 @@ pub async fn change_password(
         .await?;
     let revoked = state
         .sessions
-        .revoke_all(user.user_id, Some(&user.session_id))
+        .revoke_all(
+            user.user_id,
+            Some(&user.session_id),
+            crate::metrics::RevokeReason::PasswordChange,
+        )
         .await?;
     tracing::info!(user_id = %user.user_id, revoked, "password changed");
     Ok(StatusCode::NO_CONTENT)

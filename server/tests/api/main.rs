@@ -11,6 +11,7 @@ mod auth;
 mod config;
 mod health;
 mod lifecycle;
+mod metrics;
 mod openapi;
 mod posts;
 mod problems;

@@ -11,6 +11,7 @@ const ROUTES: &[&str] = &[
     "GET /api/health/redis",
     "GET /api/health/detailed",
     "GET /api/openapi.json",
+    "GET /metrics",
     "POST /api/auth/register",
     "POST /api/auth/login",
     "POST /api/auth/refresh",

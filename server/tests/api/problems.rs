@@ -215,3 +215,49 @@ async fn a_malformed_query_string_gets_a_422_problem_naming_the_parameter() {
     let problem: Problem = response.json().await.unwrap();
     assert_eq!(problem.errors[0].field, "user_id", "{problem:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nul_bytes_odd_cursors_and_undecodable_paths_get_4xx_problems_not_500() {
+    use base64::Engine;
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let user = app.new_user("hostile").await;
+
+    let nul_title = app
+        .post("/api/posts")
+        .bearer_auth(user.token())
+        .json(&serde_json::json!({"title": "a\u{0}b", "body": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul_title.status(), 422);
+    let nul_search = app
+        .get("/api/posts?q=%00")
+        .bearer_auth(user.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(nul_search.status(), 422);
+
+    let ancient = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("-300000000000000000000|{}", uuid::Uuid::new_v4()));
+    let cursor = app
+        .get(&format!("/api/posts?cursor={ancient}"))
+        .bearer_auth(user.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cursor.status(), 422);
+
+    let undecodable = app
+        .get("/api/posts/%FF")
+        .bearer_auth(user.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(undecodable.status(), 404);
+    assert_eq!(
+        undecodable.headers()["content-type"],
+        "application/problem+json"
+    );
+}

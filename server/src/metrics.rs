@@ -1,0 +1,377 @@
+//! Prometheus metrics, named in `contract::metrics`. The registry lives in
+//! the application state (never global), so parallel test apps never share
+//! counters. Labels are bounded: the matched route template (`unmatched`
+//! when no route matched), never a raw path, user, email or session id.
+//!
+//! Gauges that describe the outside world (pools, dependencies, sessions,
+//! process) are read when `/metrics` is scraped, not on the request path.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use contract::metrics as names;
+use prometheus::{
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+use crate::http::access_log::route_of;
+use crate::process;
+
+/// Request latency buckets: 0.5 ms to 10 s, with edges at the seed's 100 ms
+/// and 200 ms thresholds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+/// The cluster-wide session count is one Redis call; scrapes within this
+/// window reuse the last answer.
+const SESSIONS_ACTIVE_FRESHNESS: Duration = Duration::from_secs(2);
+/// Every rate-limit tier, so each series exists (at zero) from the start.
+pub const TIERS: &[&str] = &["auth", "api", "public", "otp"];
+
+/// Marks a response caused by an exhausted database pool, for the counter.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolTimedOut;
+
+pub struct Metrics {
+    registry: Registry,
+    pub http_duration: HistogramVec,
+    pub http_in_flight: IntGauge,
+    pub sessions_active: IntGauge,
+    pub sessions_created: IntCounter,
+    pub sessions_revoked: IntCounterVec,
+    pub session_lookup: HistogramVec,
+    pub db_pool_connections: IntGaugeVec,
+    pub db_pool_max: IntGaugeVec,
+    pub db_pool_timeouts: IntCounterVec,
+    pub db_up: IntGauge,
+    pub redis_up: IntGauge,
+    pub redis_command: Histogram,
+    pub rate_limit_rejected: IntCounterVec,
+    pub rate_limit_fallback: IntCounterVec,
+    pub auth_attempts: IntCounterVec,
+    pub app_cache: IntCounterVec,
+    resident_memory: IntGauge,
+    cpu_seconds: Counter,
+    start_time: Gauge,
+    open_fds: IntGauge,
+    memory_limit: IntGauge,
+    cpu_cores: Gauge,
+    last_cpu_seconds: Mutex<f64>,
+    sessions_active_read: Mutex<Option<Instant>>,
+}
+
+fn histogram(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
+    HistogramVec::new(
+        HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+        labels,
+    )
+}
+
+fn counters(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<IntCounterVec> {
+    IntCounterVec::new(Opts::new(name, help), labels)
+}
+
+impl Metrics {
+    /// Builds and registers every metric.
+    ///
+    /// # Errors
+    /// A metric is defined twice (a programming error caught by any test).
+    pub fn new() -> prometheus::Result<Self> {
+        let metrics = Self {
+            registry: Registry::new(),
+            http_duration: histogram(
+                names::HTTP_REQUEST_DURATION,
+                "HTTP request latency by method, route template and status",
+                &["method", "route", "status"],
+            )?,
+            http_in_flight: IntGauge::new(
+                names::HTTP_REQUESTS_IN_FLIGHT,
+                "HTTP requests being served",
+            )?,
+            sessions_active: IntGauge::new(
+                names::SESSIONS_ACTIVE,
+                "Live sessions across every instance",
+            )?,
+            sessions_created: IntCounter::new(
+                names::SESSIONS_CREATED,
+                "Sessions opened by this instance",
+            )?,
+            sessions_revoked: counters(
+                names::SESSIONS_REVOKED,
+                "Sessions ended by this instance, by reason",
+                &["reason"],
+            )?,
+            session_lookup: histogram(
+                names::SESSION_LOOKUP_DURATION,
+                "Time to check a session, from the app cache (hit) or Redis (miss)",
+                &["cache"],
+            )?,
+            db_pool_connections: IntGaugeVec::new(
+                Opts::new(
+                    names::DB_POOL_CONNECTIONS,
+                    "Database connections by pool and state",
+                ),
+                &["pool", "state"],
+            )?,
+            db_pool_max: IntGaugeVec::new(
+                Opts::new(
+                    names::DB_POOL_MAX_CONNECTIONS,
+                    "Maximum connections of each pool",
+                ),
+                &["pool"],
+            )?,
+            db_pool_timeouts: counters(
+                names::DB_POOL_TIMEOUTS,
+                "Requests refused because no database connection came within DB_ACQUIRE_TIMEOUT",
+                &["pool"],
+            )?,
+            db_up: IntGauge::new(names::DB_UP, "1 when the primary database answers")?,
+            redis_up: IntGauge::new(names::REDIS_UP, "1 when Redis answers")?,
+            redis_command: Histogram::with_opts(
+                HistogramOpts::new(
+                    names::REDIS_COMMAND_DURATION,
+                    "Redis round trips made by sessions, caches and health checks",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+            )?,
+            rate_limit_rejected: counters(
+                names::RATE_LIMIT_REJECTED,
+                "Requests refused with 429, by tier",
+                &["tier"],
+            )?,
+            rate_limit_fallback: counters(
+                names::RATE_LIMIT_FALLBACK,
+                "Rate-limit decisions made without Redis, by tier",
+                &["tier"],
+            )?,
+            auth_attempts: counters(
+                names::AUTH_ATTEMPTS,
+                "Sign-in attempts by method and result",
+                &["method", "result"],
+            )?,
+            app_cache: counters(
+                names::APP_CACHE_REQUESTS,
+                "App cache lookups by result",
+                &["result"],
+            )?,
+            resident_memory: IntGauge::new(
+                names::PROCESS_RESIDENT_MEMORY,
+                "Resident memory size in bytes",
+            )?,
+            cpu_seconds: Counter::new(
+                names::PROCESS_CPU_SECONDS,
+                "Total user and system CPU time in seconds",
+            )?,
+            start_time: Gauge::new(
+                names::PROCESS_START_TIME,
+                "Start time of the process since the Unix epoch in seconds",
+            )?,
+            open_fds: IntGauge::new(names::PROCESS_OPEN_FDS, "Number of open file descriptors")?,
+            memory_limit: IntGauge::new(
+                names::MEMORY_LIMIT,
+                "Memory available to the process: cgroup limit, else machine total",
+            )?,
+            cpu_cores: Gauge::new(
+                names::CPU_CORES,
+                "CPU cores available to the process: cgroup quota, else machine total",
+            )?,
+            last_cpu_seconds: Mutex::new(0.0),
+            sessions_active_read: Mutex::new(None),
+        };
+        metrics.register_all()?;
+        metrics.preset()?;
+        Ok(metrics)
+    }
+
+    fn register_all(&self) -> prometheus::Result<()> {
+        let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(self.http_duration.clone()),
+            Box::new(self.http_in_flight.clone()),
+            Box::new(self.sessions_active.clone()),
+            Box::new(self.sessions_created.clone()),
+            Box::new(self.sessions_revoked.clone()),
+            Box::new(self.session_lookup.clone()),
+            Box::new(self.db_pool_connections.clone()),
+            Box::new(self.db_pool_max.clone()),
+            Box::new(self.db_pool_timeouts.clone()),
+            Box::new(self.db_up.clone()),
+            Box::new(self.redis_up.clone()),
+            Box::new(self.redis_command.clone()),
+            Box::new(self.rate_limit_rejected.clone()),
+            Box::new(self.rate_limit_fallback.clone()),
+            Box::new(self.auth_attempts.clone()),
+            Box::new(self.app_cache.clone()),
+            Box::new(self.resident_memory.clone()),
+            Box::new(self.cpu_seconds.clone()),
+            Box::new(self.start_time.clone()),
+            Box::new(self.open_fds.clone()),
+            Box::new(self.memory_limit.clone()),
+            Box::new(self.cpu_cores.clone()),
+        ];
+        for collector in collectors {
+            self.registry.register(collector)?;
+        }
+        let build = IntGaugeVec::new(
+            Opts::new(names::BUILD_INFO, "Always 1; the version is a label"),
+            &["version"],
+        )?;
+        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        self.registry.register(Box::new(build))
+    }
+
+    /// Creates the bounded label sets up front, so every series exists at
+    /// zero before its first event and `rate()` sees the first one.
+    fn preset(&self) -> prometheus::Result<()> {
+        for tier in TIERS {
+            self.rate_limit_rejected.with_label_values(&[tier]);
+            self.rate_limit_fallback.with_label_values(&[tier]);
+        }
+        for result in ["hit", "miss"] {
+            self.app_cache.with_label_values(&[result]);
+            self.session_lookup.with_label_values(&[result]);
+        }
+        for reason in RevokeReason::ALL {
+            self.sessions_revoked.with_label_values(&[reason.as_str()]);
+        }
+        self.db_pool_timeouts.with_label_values(&["primary"]);
+        for result in ["success", "failure"] {
+            self.auth_attempts.with_label_values(&["password", result]);
+        }
+        self.start_time.set(process::stats().start_time_seconds);
+        Ok(())
+    }
+
+    /// Counts a revoked session.
+    pub fn revoked(&self, reason: RevokeReason, count: u64) {
+        self.sessions_revoked
+            .with_label_values(&[reason.as_str()])
+            .inc_by(count);
+    }
+
+    /// Whether the cached session count is stale; marks it read if so.
+    pub fn sessions_active_due(&self) -> bool {
+        let mut last = self
+            .sessions_active_read
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|at| at.elapsed() >= SESSIONS_ACTIVE_FRESHNESS);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    }
+
+    /// Refreshes the process gauges and renders the text exposition.
+    pub fn render(&self) -> String {
+        let stats = process::stats();
+        self.resident_memory
+            .set(i64::try_from(stats.resident_memory_bytes).unwrap_or(i64::MAX));
+        self.open_fds
+            .set(i64::try_from(stats.open_fds).unwrap_or(i64::MAX));
+        self.memory_limit
+            .set(i64::try_from(process::memory_limit_bytes()).unwrap_or(i64::MAX));
+        self.cpu_cores.set(process::cpu_cores());
+        {
+            // A counter only goes up: add what was spent since the last scrape.
+            let mut last = self
+                .last_cpu_seconds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if stats.cpu_seconds_total > *last {
+                self.cpu_seconds.inc_by(stats.cpu_seconds_total - *last);
+                *last = stats.cpu_seconds_total;
+            }
+        }
+        let mut buffer = Vec::new();
+        if let Err(error) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %error, "cannot encode metrics");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+/// Why a session ended (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    User,
+    Admin,
+    PasswordChange,
+    Disabled,
+    RefreshReuse,
+}
+
+impl RevokeReason {
+    const ALL: [Self; 6] = [
+        Self::Logout,
+        Self::User,
+        Self::Admin,
+        Self::PasswordChange,
+        Self::Disabled,
+        Self::RefreshReuse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::PasswordChange => "password_change",
+            Self::Disabled => "disabled",
+            Self::RefreshReuse => "refresh_reuse",
+        }
+    }
+}
+
+/// Counts and times every request; the route label is the matched template.
+pub async fn track(
+    State(state): State<crate::state::AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let metrics = &state.metrics;
+    let started = Instant::now();
+    let method = method_label(request.method());
+    let route = route_of(&request);
+    metrics.http_in_flight.inc();
+    let response = next.run(request).await;
+    metrics.http_in_flight.dec();
+    let status = response.status().as_u16().to_string();
+    metrics
+        .http_duration
+        .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    if response.extensions().get::<PoolTimedOut>().is_some() {
+        metrics
+            .db_pool_timeouts
+            .with_label_values(&[state.db.exhausted_pool()])
+            .inc();
+    }
+    response
+}
+
+/// Standard methods by name; anything else (clients may invent methods) as
+/// `other`, so the label stays bounded.
+fn method_label(method: &axum::http::Method) -> String {
+    use axum::http::Method;
+    const KNOWN: &[Method] = &[
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    if KNOWN.contains(method) {
+        method.as_str().to_string()
+    } else {
+        "other".to_string()
+    }
+}
