@@ -18,6 +18,8 @@ pub mod http;
 pub mod metrics;
 /// Process resource readings (memory, CPU, limits).
 pub mod process;
+/// Tiered rate limits shared through Redis.
+pub mod rate_limit;
 /// The shared Redis connection.
 pub mod redis_client;
 /// Every Redis key, under the instance prefix.

@@ -34,6 +34,17 @@ impl RedisKeys {
         format!("{}sessions_by_expiry", self.prefix)
     }
 
+    /// A rate-limit subject's GCRA state. The braces are a Redis Cluster hash
+    /// tag: one subject's key always lives on one node.
+    pub fn rate_limit(&self, limit: &str, subject: &str) -> String {
+        format!("{}rl:{{{limit}:{subject}}}", self.prefix)
+    }
+
+    /// The recent failed logins of one account (keyed by a digest of the email).
+    pub fn login_failures(&self, account: &str) -> String {
+        format!("{}login_failures:{{{account}}}", self.prefix)
+    }
+
     /// The pub/sub channel carrying cache invalidations between instances.
     pub fn events_channel(&self) -> String {
         format!("{}events", self.prefix)
@@ -53,8 +64,12 @@ mod tests {
             keys.user_sessions(&user),
             keys.sessions_by_expiry(),
             keys.events_channel(),
+            keys.rate_limit("auth", "ip:127.0.0.1"),
+            keys.login_failures("abc"),
         ] {
             assert!(key.starts_with("test:1:"), "{key}");
         }
+        assert_eq!(keys.rate_limit("auth", "ip:::1"), "test:1:rl:{auth:ip:::1}");
+        {}
     }
 }

@@ -18,6 +18,8 @@ use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::rate_limit::login::LoginThrottle;
 use crate::redis_client::RedisClient;
 use crate::routes;
 use crate::state::{AppState, Lifecycle};
@@ -62,6 +64,13 @@ impl Application {
         let jwt = Arc::new(JwtKeys::new(&settings.auth).context("cannot use JWT_SECRET")?);
         let mut background: Vec<_> = db.spawn_replica_monitor().into_iter().collect();
         background.push(cache.spawn_listener(redis.clone()));
+        let rate_limiter = Arc::new(RateLimiter::new(
+            settings.rate_limit.clone(),
+            redis.clone(),
+            metrics.clone(),
+        ));
+        background.push(rate_limiter.spawn_housekeeping());
+        let login_throttle = Arc::new(LoginThrottle::new(settings.rate_limit.login_failures));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -72,6 +81,8 @@ impl Application {
             sessions,
             cache,
             metrics,
+            rate_limiter,
+            login_throttle,
         };
         let metrics_listener = match state.settings.metrics_addr {
             Some(address) => Some(

@@ -13,6 +13,8 @@ use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
+use crate::rate_limit::login::LoginThrottle;
 use crate::redis_client::RedisClient;
 
 #[derive(Clone, FromRef)]
@@ -26,6 +28,8 @@ pub struct AppState {
     pub sessions: SessionStore,
     pub cache: Arc<AppCache>,
     pub metrics: Arc<Metrics>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub login_throttle: Arc<LoginThrottle>,
 }
 
 /// Process-wide facts: when it started, and whether it is draining.

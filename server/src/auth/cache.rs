@@ -238,7 +238,12 @@ impl AppCache {
             let channel = redis.keys().events_channel();
             loop {
                 if let Err(error) = cache.listen(&redis, &channel).await {
-                    tracing::warn!(error = %error, "cache invalidation channel lost; cache bypassed");
+                    // Say it once per outage, not at every retry.
+                    if cache.subscribed.load(Ordering::SeqCst) {
+                        tracing::warn!(error = %error, "cache invalidation channel lost; cache bypassed");
+                    } else {
+                        tracing::debug!(error = %error, "cache invalidation channel still down");
+                    }
                 }
                 cache.set_subscribed(false);
                 tokio::time::sleep(Duration::from_millis(500)).await;

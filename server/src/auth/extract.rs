@@ -13,6 +13,7 @@ use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::ops_auth::bearer_token;
 use crate::http::request_id::RequestId;
+use crate::rate_limit::client_ip::ClientIp;
 use crate::state::AppState;
 
 /// The caller of an authenticated request.
@@ -92,8 +93,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string())
+            .get::<ClientIp>()
+            .map(|ClientIp(ip)| ip.to_string())
+            .or_else(|| {
+                let ConnectInfo(address) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+                Some(address.ip().to_string())
+            })
             .unwrap_or_default();
         let user_agent = parts
             .headers

@@ -112,10 +112,44 @@ impl Settings {
             ("ACCESS_TOKEN_TTL", human(auth.access_token_ttl)),
             ("SESSION_TTL", human(auth.session_ttl)),
             ("SESSION_IDLE_TIMEOUT", human(auth.session_idle_timeout)),
+            ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
+            ("RATE_LIMIT_AUTH", policy(self.rate_limit.auth)),
+            ("RATE_LIMIT_API", policy(self.rate_limit.api)),
+            ("RATE_LIMIT_PUBLIC", policy(self.rate_limit.public)),
+            (
+                "RATE_LIMIT_OTP_REQUEST",
+                policy(self.rate_limit.otp_request),
+            ),
+            (
+                "RATE_LIMIT_OTP_REQUEST_IP",
+                policy(self.rate_limit.otp_request_ip),
+            ),
+            ("RATE_LIMIT_OTP_VERIFY", policy(self.rate_limit.otp_verify)),
+            (
+                "RATE_LIMIT_LOGIN_FAILURES",
+                policy(self.rate_limit.login_failures),
+            ),
+            (
+                "RATE_LIMIT_REDIS_TIMEOUT",
+                human(self.rate_limit.redis_timeout),
+            ),
+            (
+                "TRUSTED_PROXIES",
+                self.rate_limit
+                    .trusted_proxies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ("ENABLE_APP_CACHE", self.cache.enabled.to_string()),
             ("APP_CACHE_SIZE", self.cache.size.to_string()),
         ]
     }
+}
+
+fn policy(policy: super::Policy) -> String {
+    format!("{}/{}", policy.limit, human(policy.window))
 }
 
 fn ssl_mode_name(mode: SslMode) -> &'static str {

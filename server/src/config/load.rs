@@ -7,10 +7,11 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::PgConnectOptions;
 
-use super::parse::{boolean, byte_size, duration, whole_number};
+use super::parse::{boolean, byte_size, duration, networks, policy, whole_number};
 use super::{
     AppEnv, AuthSettings, CacheSettings, ConfigError, DEV_JWT_SECRET, DatabaseSettings,
-    HttpSettings, LogFormat, LogSettings, PasswordHashKind, RedisSettings, Settings, SslMode,
+    HttpSettings, LogFormat, LogSettings, PasswordHashKind, Policy, RateLimitSettings,
+    RedisSettings, Settings, SslMode,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -93,6 +94,7 @@ pub(super) fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, 
                 whole_number(raw, 1, 10_000_000)
             })?,
         },
+        rate_limit: rate_limit(&vars)?,
         ops_token: ops_token(&vars, env)?,
         metrics_addr: vars.get("METRICS_ADDR", None, |raw| {
             raw.trim()
@@ -399,4 +401,28 @@ fn ops_token(vars: &Vars<'_>, env: AppEnv) -> Result<Option<SecretString>, Confi
         }
         token => Ok(token),
     }
+}
+
+fn rate_limit(vars: &Vars<'_>) -> Result<RateLimitSettings, ConfigError> {
+    let per = |limit, seconds| Policy {
+        limit,
+        window: Duration::from_secs(seconds),
+    };
+    Ok(RateLimitSettings {
+        enabled: vars.get("RATE_LIMIT_ENABLED", true, boolean)?,
+        auth: vars.get("RATE_LIMIT_AUTH", per(50, 300), policy)?,
+        api: vars.get("RATE_LIMIT_API", per(1000, 60), policy)?,
+        public: vars.get("RATE_LIMIT_PUBLIC", per(2000, 60), policy)?,
+        otp_request: vars.get("RATE_LIMIT_OTP_REQUEST", per(5, 900), policy)?,
+        otp_request_ip: vars.get("RATE_LIMIT_OTP_REQUEST_IP", per(20, 900), policy)?,
+        otp_verify: vars.get("RATE_LIMIT_OTP_VERIFY", per(20, 900), policy)?,
+        login_failures: vars.get("RATE_LIMIT_LOGIN_FAILURES", per(100, 3600), policy)?,
+        trusted_proxies: vars.get("TRUSTED_PROXIES", Vec::new(), networks)?,
+        redis_timeout: vars.duration(
+            "RATE_LIMIT_REDIS_TIMEOUT",
+            Duration::from_millis(50),
+            Duration::from_millis(1),
+            10 * SECOND,
+        )?,
+    })
 }

@@ -29,6 +29,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub auth: AuthSettings,
     pub cache: CacheSettings,
+    pub rate_limit: RateLimitSettings,
     /// Bearer token guarding `/metrics` and `/api/health/detailed`.
     pub ops_token: Option<SecretString>,
     /// Serve `/metrics` on this address instead of the API listener.
@@ -138,6 +139,34 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
+}
+
+/// A limit: at most `limit` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub limit: u32,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    /// `RATE_LIMIT_ENABLED`: off only for benchmarks and trusted test rigs.
+    pub enabled: bool,
+    pub auth: Policy,
+    pub api: Policy,
+    pub public: Policy,
+    /// One-time-code requests per email address.
+    pub otp_request: Policy,
+    /// One-time-code requests per client IP.
+    pub otp_request_ip: Policy,
+    /// One-time-code verifications per client IP.
+    pub otp_verify: Policy,
+    /// Failed logins per account, whatever the IP (ASVS 2.2.1).
+    pub login_failures: Policy,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Bound on each Redis check, so an outage costs little latency.
+    pub redis_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]

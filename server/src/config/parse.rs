@@ -76,6 +76,32 @@ pub(crate) fn byte_size(raw: &str, min: usize, max: usize) -> Result<usize, Stri
     Ok(value)
 }
 
+/// Parses a rate-limit policy such as `50/5m` (a count per duration).
+pub(crate) fn policy(raw: &str) -> Result<super::Policy, String> {
+    let expected = || "a limit per window such as 50/5m, 1000/1m or 5/15m".to_string();
+    let (limit, window) = raw.trim().split_once('/').ok_or_else(expected)?;
+    let limit: u32 = limit.trim().parse().map_err(|_| expected())?;
+    let window = duration(window, Duration::from_secs(1), Duration::from_secs(86_400))
+        .map_err(|_| expected())?;
+    if limit == 0 || limit > 1_000_000 {
+        return Err(expected());
+    }
+    Ok(super::Policy { limit, window })
+}
+
+/// Parses a comma-separated list of CIDR blocks or single addresses.
+pub(crate) fn networks(raw: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("CIDR blocks such as 10.0.0.0/8,127.0.0.1 (not {part})"))
+        })
+        .collect()
+}
+
 /// Formats a duration the way the parser reads it back.
 pub(crate) fn human(duration: Duration) -> String {
     let millis = duration.as_millis();
@@ -125,6 +151,20 @@ mod tests {
         assert_eq!(byte_size("1mb", 1, usize::MAX), Ok(1_048_576));
         assert_eq!(byte_size("64kb", 1, usize::MAX), Ok(65_536));
         assert!(byte_size("1gb", 1, usize::MAX).is_err());
+    }
+
+    #[test]
+    fn policies_and_networks_parse() {
+        let policy = policy("50/5m").unwrap();
+        assert_eq!(
+            (policy.limit, policy.window),
+            (50, Duration::from_secs(300))
+        );
+        for bad in ["50", "0/1m", "x/1m", "5/0", "5/1d"] {
+            assert!(super::policy(bad).is_err(), "{bad}");
+        }
+        assert_eq!(networks("10.0.0.0/8, 127.0.0.1").unwrap().len(), 2);
+        assert!(networks("10.0.0.0/33").is_err());
     }
 
     #[test]

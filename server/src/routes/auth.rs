@@ -112,6 +112,22 @@ pub async fn login(
     AppJson(request): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
     let email = Email::parse(&request.email, "email")?;
+    let reservation = match state
+        .login_throttle
+        .reserve(&state.redis, email.as_str())
+        .await?
+    {
+        Ok(reservation) => reservation,
+        Err(wait) => {
+            state
+                .metrics
+                .rate_limit_rejected
+                .with_label_values(&["auth"])
+                .inc();
+            tracing::info!(email = %email.masked(), "login throttled for this account");
+            return Err(ApiError::RateLimited { retry_after: wait });
+        }
+    };
     let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
         .fetch_optional(state.db.writer())
@@ -167,6 +183,10 @@ pub async fn login(
         attempts.with_label_values(&["password", "failure"]).inc();
         return Err(ApiError::Unauthorized);
     }
+    state
+        .login_throttle
+        .succeeded(&state.redis, reservation)
+        .await?;
     attempts.with_label_values(&["password", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login");
     Ok(AppJson(token_response(&state, &issued)?))

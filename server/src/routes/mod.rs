@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, problem_response};
 use crate::http::{access_log, ops_auth, request_id, timeout};
+use crate::rate_limit;
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -121,6 +122,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.http.body_limit))
         .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::layer::middleware,
+        ))
+        .layer(middleware::from_fn_with_state(
             settings.http.request_timeout,
             timeout::middleware,
         ))
@@ -128,6 +133,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
+        ))
+        .layer(middleware::from_fn_with_state(
+            settings.rate_limit.trusted_proxies.clone().into(),
+            rate_limit::client_ip::middleware,
         ))
         .layer(middleware::from_fn(access_log::middleware))
         .layer(middleware::from_fn(request_id::middleware))

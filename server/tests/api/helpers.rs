@@ -90,6 +90,10 @@ pub(crate) fn test_settings(overrides: &[(&str, &str)]) -> Settings {
         ("DB_POOL_MAX".into(), "5".into()),
         ("INSTANCE_ID".into(), "test-instance".into()),
         ("SHUTDOWN_TIMEOUT".into(), "5".into()),
+        // Tests share one client IP; the rate-limit tests set real limits.
+        ("RATE_LIMIT_AUTH".into(), "100000/5m".into()),
+        ("RATE_LIMIT_API".into(), "100000/1m".into()),
+        ("RATE_LIMIT_PUBLIC".into(), "100000/1m".into()),
     ]);
     for (name, value) in overrides {
         vars.insert((*name).to_string(), (*value).to_string());

@@ -15,6 +15,7 @@ mod metrics;
 mod openapi;
 mod posts;
 mod problems;
+mod rate_limit;
 mod sessions;
 mod tokens;
 mod users;

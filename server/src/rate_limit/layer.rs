@@ -1,0 +1,118 @@
+//! The rate-limit middleware: one check per request, against the limit of
+//! its route, with IETF `RateLimit-Policy` / `RateLimit` header fields
+//! (draft-ietf-httpapi-ratelimit-headers) and, on 429, `Retry-After`, never
+//! earlier than the moment a retry is admitted.
+
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::client_ip::ClientIp;
+use super::{Limit, Outcome};
+use crate::auth::extract::AuthUser;
+use crate::config::Policy;
+use crate::error::{ApiError, retry_after_seconds};
+use crate::http::access_log::route_of;
+use crate::state::AppState;
+
+/// Who a request counts against: the user on API routes, else the client IP.
+async fn subject(limit: Limit, request: Request, state: &AppState) -> (String, Request) {
+    let ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map(|ClientIp(ip)| *ip);
+    let by_ip = format!("ip:{}", ip.map(|ip| ip.to_string()).unwrap_or_default());
+    if limit != Limit::Api {
+        return (by_ip, request);
+    }
+    // Authenticate first so the API limit really is per user; the handler's
+    // extractor reuses this result. A failed check leaves the request to be
+    // refused by the handler, counted per IP meanwhile.
+    let (mut parts, body) = request.into_parts();
+    let user = AuthUser::from_request_parts(&mut parts, state).await;
+    let request = Request::from_parts(parts, body);
+    match user {
+        Ok(user) => (format!("user:{}", user.user_id), request),
+        Err(_) => (by_ip, request),
+    }
+}
+
+pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let limiter = &state.rate_limiter;
+    if !limiter.settings().enabled {
+        return next.run(request).await;
+    }
+    let limit = Limit::for_route(&route_of(&request));
+    let policy = limit.policy(limiter.settings());
+    let (subject, request) = subject(limit, request, &state).await;
+    match limiter.check(limit, &subject).await {
+        Outcome::Shared(decision) if decision.allowed => {
+            let mut response = next.run(request).await;
+            set_headers(
+                response.headers_mut(),
+                limit,
+                policy,
+                decision.remaining,
+                decision.reset,
+            );
+            response
+        }
+        Outcome::Shared(decision) => rejection(limit, policy, decision.retry_after),
+        Outcome::Local { allowed: true, .. } => {
+            let mut response = next.run(request).await;
+            set_policy_header(response.headers_mut(), limit, policy);
+            response
+        }
+        Outcome::Local { retry_after, .. } => rejection(limit, policy, retry_after),
+        Outcome::Unavailable => ApiError::Unavailable {
+            code: "rate_limiter_unavailable",
+            detail: "sign-in is briefly unavailable, try again shortly",
+            retry_after: Duration::from_secs(5),
+        }
+        .into_response(),
+    }
+}
+
+/// 429 with `Retry-After` equal to the `t` of the `RateLimit` field.
+pub fn rejection(limit: Limit, policy: Policy, retry_after: Duration) -> Response {
+    let seconds = retry_after_seconds(retry_after);
+    let mut response = ApiError::RateLimited { retry_after }.into_response();
+    set_headers(
+        response.headers_mut(),
+        limit,
+        policy,
+        0,
+        Duration::from_secs(seconds),
+    );
+    response
+}
+
+fn set_policy_header(headers: &mut HeaderMap, limit: Limit, policy: Policy) {
+    let value = format!(
+        "\"{}\";q={};w={}",
+        limit.name(),
+        policy.limit,
+        policy.window.as_secs()
+    );
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("ratelimit-policy", value);
+    }
+}
+
+fn set_headers(
+    headers: &mut HeaderMap,
+    limit: Limit,
+    policy: Policy,
+    remaining: u32,
+    reset: Duration,
+) {
+    set_policy_header(headers, limit, policy);
+    let reset = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    let value = format!("\"{}\";r={remaining};t={reset}", limit.name());
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("ratelimit", value);
+    }
+}
