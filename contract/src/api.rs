@@ -139,3 +139,25 @@ pub struct AuditPage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
+
+/// The answer to a one-time-code request: the same whether or not the
+/// address has an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OtpRequested {
+    /// Always `accepted`.
+    pub status: String,
+    pub message: String,
+    /// Seconds a code stays valid.
+    pub expires_in: u64,
+}
+
+impl OtpRequested {
+    pub fn new(expires_in: u64) -> Self {
+        Self {
+            status: "accepted".into(),
+            message: "If this address can sign in, a code is on its way.".into(),
+            expires_in,
+        }
+    }
+}

@@ -18,6 +18,7 @@ pub const RATE_LIMIT_REJECTED: &str = "tenk_rate_limit_rejected_total";
 pub const RATE_LIMIT_FALLBACK: &str = "tenk_rate_limit_fallback_total";
 pub const AUTH_ATTEMPTS: &str = "tenk_auth_attempts_total";
 pub const APP_CACHE_REQUESTS: &str = "tenk_app_cache_requests_total";
+pub const MAIL_SEND_FAILURES: &str = "tenk_mail_send_failures_total";
 pub const PROCESS_RESIDENT_MEMORY: &str = "process_resident_memory_bytes";
 pub const PROCESS_CPU_SECONDS: &str = "process_cpu_seconds_total";
 pub const PROCESS_START_TIME: &str = "process_start_time_seconds";
@@ -44,6 +45,7 @@ pub const ALL: &[&str] = &[
     RATE_LIMIT_FALLBACK,
     AUTH_ATTEMPTS,
     APP_CACHE_REQUESTS,
+    MAIL_SEND_FAILURES,
     PROCESS_RESIDENT_MEMORY,
     PROCESS_CPU_SECONDS,
     PROCESS_START_TIME,

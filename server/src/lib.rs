@@ -14,6 +14,8 @@ pub mod domain;
 pub mod error;
 /// Middleware and extractors shared by every route.
 pub mod http;
+/// Outgoing mail through a bounded queue.
+pub mod mail;
 /// Prometheus metrics and the request-tracking middleware.
 pub mod metrics;
 /// Process resource readings (memory, CPU, limits).

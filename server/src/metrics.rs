@@ -54,6 +54,7 @@ pub struct Metrics {
     pub rate_limit_fallback: IntCounterVec,
     pub auth_attempts: IntCounterVec,
     pub app_cache: IntCounterVec,
+    pub mail_failures: IntCounter,
     resident_memory: IntGauge,
     cpu_seconds: Counter,
     start_time: Gauge,
@@ -158,6 +159,10 @@ impl Metrics {
                 "App cache lookups by result",
                 &["result"],
             )?,
+            mail_failures: IntCounter::new(
+                names::MAIL_SEND_FAILURES,
+                "Mails given up after every retry (SMTP down or refusing)",
+            )?,
             resident_memory: IntGauge::new(
                 names::PROCESS_RESIDENT_MEMORY,
                 "Resident memory size in bytes",
@@ -205,6 +210,7 @@ impl Metrics {
             Box::new(self.rate_limit_fallback.clone()),
             Box::new(self.auth_attempts.clone()),
             Box::new(self.app_cache.clone()),
+            Box::new(self.mail_failures.clone()),
             Box::new(self.resident_memory.clone()),
             Box::new(self.cpu_seconds.clone()),
             Box::new(self.start_time.clone()),
@@ -238,8 +244,13 @@ impl Metrics {
             self.sessions_revoked.with_label_values(&[reason.as_str()]);
         }
         self.db_pool_timeouts.with_label_values(&["primary"]);
-        for result in ["success", "failure"] {
-            self.auth_attempts.with_label_values(&["password", result]);
+        for (method, result) in [
+            ("password", "success"),
+            ("password", "failure"),
+            ("otp", "success"),
+            ("otp", "failure"),
+        ] {
+            self.auth_attempts.with_label_values(&[method, result]);
         }
         self.start_time.set(process::stats().start_time_seconds);
         Ok(())

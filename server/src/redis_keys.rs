@@ -45,6 +45,16 @@ impl RedisKeys {
         format!("{}login_failures:{{{account}}}", self.prefix)
     }
 
+    /// The live one-time code of an address (its HMAC and attempts).
+    pub fn otp(&self, address: &str) -> String {
+        format!("{}otp:{{{address}}}", self.prefix)
+    }
+
+    /// Present while an address may not ask for another code.
+    pub fn otp_resend(&self, address: &str) -> String {
+        format!("{}otp_resend:{{{address}}}", self.prefix)
+    }
+
     /// The pub/sub channel carrying cache invalidations between instances.
     pub fn events_channel(&self) -> String {
         format!("{}events", self.prefix)

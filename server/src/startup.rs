@@ -13,10 +13,12 @@ use tokio::sync::Notify;
 
 use crate::auth::cache::AppCache;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::otp::OtpService;
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::rate_limit::login::LoginThrottle;
@@ -71,6 +73,9 @@ impl Application {
         ));
         background.push(rate_limiter.spawn_housekeeping());
         let login_throttle = Arc::new(LoginThrottle::new(settings.rate_limit.login_failures));
+        let (mailer, mail_worker) = Mailer::start(&settings.mail, metrics.mail_failures.clone())?;
+        background.push(mail_worker);
+        let otp = Arc::new(OtpService::new(settings.otp.clone()));
         let state = AppState {
             settings: Arc::new(settings),
             db,
@@ -83,6 +88,8 @@ impl Application {
             metrics,
             rate_limiter,
             login_throttle,
+            otp,
+            mailer,
         };
         let metrics_listener = match state.settings.metrics_addr {
             Some(address) => Some(

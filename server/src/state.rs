@@ -8,10 +8,12 @@ use axum::extract::FromRef;
 
 use crate::auth::cache::AppCache;
 use crate::auth::jwt::JwtKeys;
+use crate::auth::otp::OtpService;
 use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::rate_limit::login::LoginThrottle;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub rate_limiter: Arc<RateLimiter>,
     pub login_throttle: Arc<LoginThrottle>,
+    pub otp: Arc<OtpService>,
+    pub mailer: Mailer,
 }
 
 /// Process-wide facts: when it started, and whether it is draining.

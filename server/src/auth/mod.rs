@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod extract;
 pub mod jwt;
+pub mod otp;
 pub mod password;
 pub mod sessions;
 

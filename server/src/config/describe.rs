@@ -142,6 +142,31 @@ impl Settings {
                     .collect::<Vec<_>>()
                     .join(","),
             ),
+            ("OTP_LENGTH", self.otp.length.to_string()),
+            ("OTP_TTL", human(self.otp.ttl)),
+            ("OTP_RESEND_INTERVAL", human(self.otp.resend_interval)),
+            ("OTP_MAX_ATTEMPTS", self.otp.max_attempts.to_string()),
+            ("OTP_AUTO_SIGNUP", self.otp.auto_signup.to_string()),
+            ("OTP_SECRET", redacted(Some(&self.otp.secret))),
+            (
+                "MAIL_TRANSPORT",
+                match self.mail.transport {
+                    super::MailTransport::Smtp => "smtp",
+                    super::MailTransport::Log => "log",
+                }
+                .into(),
+            ),
+            (
+                "SMTP_URL",
+                self.mail
+                    .smtp_url
+                    .as_ref()
+                    .map_or_else(|| "<unset>".into(), |u| redact_url(u.expose_secret())),
+            ),
+            ("MAIL_FROM", self.mail.from.clone()),
+            ("MAIL_QUEUE_SIZE", self.mail.queue_size.to_string()),
+            ("MAIL_TIMEOUT", human(self.mail.timeout)),
+            ("MAIL_RETRIES", self.mail.retries.to_string()),
             ("ENABLE_APP_CACHE", self.cache.enabled.to_string()),
             ("APP_CACHE_SIZE", self.cache.size.to_string()),
         ]

@@ -9,9 +9,9 @@ use sqlx::postgres::PgConnectOptions;
 
 use super::parse::{boolean, byte_size, duration, networks, policy, whole_number};
 use super::{
-    AppEnv, AuthSettings, CacheSettings, ConfigError, DEV_JWT_SECRET, DatabaseSettings,
-    HttpSettings, LogFormat, LogSettings, PasswordHashKind, Policy, RateLimitSettings,
-    RedisSettings, Settings, SslMode,
+    AppEnv, AuthSettings, CacheSettings, ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET,
+    DatabaseSettings, HttpSettings, LogFormat, LogSettings, MailSettings, MailTransport,
+    OtpSettings, PasswordHashKind, Policy, RateLimitSettings, RedisSettings, Settings, SslMode,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -95,6 +95,8 @@ pub(super) fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, 
             })?,
         },
         rate_limit: rate_limit(&vars)?,
+        otp: otp(&vars, env)?,
+        mail: mail(&vars, env)?,
         ops_token: ops_token(&vars, env)?,
         metrics_addr: vars.get("METRICS_ADDR", None, |raw| {
             raw.trim()
@@ -424,5 +426,104 @@ fn rate_limit(vars: &Vars<'_>) -> Result<RateLimitSettings, ConfigError> {
             Duration::from_millis(1),
             10 * SECOND,
         )?,
+    })
+}
+
+fn otp(vars: &Vars<'_>, env: AppEnv) -> Result<OtpSettings, ConfigError> {
+    let expected = "a random secret of at least 32 bytes (openssl rand -base64 48)";
+    let secret = match vars.secret("OTP_SECRET") {
+        None if env.is_production() => return Err(missing("OTP_SECRET", expected)),
+        None => SecretString::from(DEV_OTP_SECRET),
+        Some(secret) if secret.expose_secret().len() < MIN_SECRET_BYTES => {
+            return Err(invalid_secret("OTP_SECRET", &secret, expected));
+        }
+        Some(secret) if env.is_production() && secret.expose_secret() == DEV_OTP_SECRET => {
+            return Err(invalid_secret(
+                "OTP_SECRET",
+                &secret,
+                "a secret of your own, not the development default",
+            ));
+        }
+        Some(secret) => secret,
+    };
+    Ok(OtpSettings {
+        length: vars.get("OTP_LENGTH", 6, |raw| whole_number(raw, 6, 10))?,
+        ttl: vars.duration("OTP_TTL", 300 * SECOND, SECOND, 600 * SECOND)?,
+        resend_interval: vars.duration(
+            "OTP_RESEND_INTERVAL",
+            60 * SECOND,
+            SECOND,
+            3600 * SECOND,
+        )?,
+        max_attempts: vars.get("OTP_MAX_ATTEMPTS", 5, |raw| whole_number(raw, 1, 10))?,
+        auto_signup: vars.get("OTP_AUTO_SIGNUP", false, boolean)?,
+        secret,
+    })
+}
+
+fn mail(vars: &Vars<'_>, env: AppEnv) -> Result<MailSettings, ConfigError> {
+    let default = if env.is_production() {
+        MailTransport::Smtp
+    } else {
+        MailTransport::Log
+    };
+    let transport = vars.get("MAIL_TRANSPORT", default, |raw| {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "smtp" => Ok(MailTransport::Smtp),
+            "log" => Ok(MailTransport::Log),
+            _ => Err("smtp or log".into()),
+        }
+    })?;
+    if env.is_production() && transport == MailTransport::Log {
+        return Err(invalid(
+            "MAIL_TRANSPORT",
+            "log",
+            "smtp in production (log writes codes to the log)",
+        ));
+    }
+    let smtp_url = match vars.raw("SMTP_URL") {
+        Some(raw) => {
+            let expected =
+                "a URL such as smtp://user:password@host:587?tls=required or smtps://host:465";
+            let scheme_ok = raw.starts_with("smtp://") || raw.starts_with("smtps://");
+            let parses =
+                lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&raw).is_ok();
+            if !(scheme_ok && parses) {
+                return Err(invalid("SMTP_URL", &super::redact_url(&raw), expected));
+            }
+            Some(SecretString::from(raw))
+        }
+        None if transport == MailTransport::Smtp => {
+            return Err(missing(
+                "SMTP_URL",
+                "an smtp:// or smtps:// URL when MAIL_TRANSPORT=smtp",
+            ));
+        }
+        None => None,
+    };
+    let from = vars
+        .raw("MAIL_FROM")
+        .unwrap_or_else(|| "tenk <no-reply@localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(invalid(
+            "MAIL_FROM",
+            &from,
+            "a mailbox such as \"tenk <no-reply@example.com>\"",
+        ));
+    }
+    Ok(MailSettings {
+        transport,
+        smtp_url,
+        from,
+        queue_size: vars.get("MAIL_QUEUE_SIZE", 1000, |raw| {
+            whole_number(raw, 1, 1_000_000)
+        })?,
+        timeout: vars.duration(
+            "MAIL_TIMEOUT",
+            10 * SECOND,
+            Duration::from_millis(100),
+            300 * SECOND,
+        )?,
+        retries: vars.get("MAIL_RETRIES", 3, |raw| whole_number(raw, 0, 10))?,
     })
 }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub cache: CacheSettings,
     pub rate_limit: RateLimitSettings,
+    pub otp: OtpSettings,
+    pub mail: MailSettings,
     /// Bearer token guarding `/metrics` and `/api/health/detailed`.
     pub ops_token: Option<SecretString>,
     /// Serve `/metrics` on this address instead of the API listener.
@@ -139,6 +141,41 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
+}
+
+/// One-time-code login.
+#[derive(Debug, Clone)]
+pub struct OtpSettings {
+    /// Digits per code (6 to 10).
+    pub length: u32,
+    pub ttl: Duration,
+    pub resend_interval: Duration,
+    pub max_attempts: u32,
+    /// Create the account on a successful verify of an unknown address.
+    pub auto_signup: bool,
+    /// HMAC key for stored codes.
+    pub secret: SecretString,
+}
+
+/// A development-only key for one-time-code hashes; production refuses it.
+pub const DEV_OTP_SECRET: &str = "tenk-development-only-otp-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTransport {
+    Smtp,
+    /// Development: the message, code included, goes to the log.
+    Log,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub transport: MailTransport,
+    /// `smtp://user:pass@host:587?tls=required` or `smtps://host:465`.
+    pub smtp_url: Option<SecretString>,
+    pub from: String,
+    pub queue_size: usize,
+    pub timeout: Duration,
+    pub retries: u32,
 }
 
 /// A limit: at most `limit` requests per `window`.

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod health;
 pub mod metrics;
+pub mod otp;
 pub mod pagination;
 pub mod posts;
 pub mod users;
@@ -46,6 +47,7 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
     let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router(state))
         .merge(auth::router())
+        .merge(otp::router())
         .merge(users::router())
         .merge(posts::router())
         .merge(admin::router());

@@ -155,39 +155,81 @@ fn secrets_are_never_echoed_in_errors_or_the_effective_settings() {
 
 #[test]
 fn production_refuses_missing_or_default_secrets() {
-    let good_jwt = ("JWT_SECRET", "jwt-secret-0123456789-0123456789-0123456789");
-    let good_db = ("DATABASE_URL", "postgres://app:pw@db:5432/tenk");
-    let good_ops = ("OPS_TOKEN", "ops-token-0123456789-abcdef");
+    let good: [(&str, &str); 6] = [
+        ("APP_ENV", "production"),
+        ("JWT_SECRET", "jwt-secret-0123456789-0123456789-0123456789"),
+        ("DATABASE_URL", "postgres://app:pw@db:5432/tenk"),
+        ("OPS_TOKEN", "ops-token-0123456789-abcdef"),
+        ("OTP_SECRET", "otp-secret-0123456789-0123456789-0123456789"),
+        ("SMTP_URL", "smtps://mailer:mail-pw-42@smtp.example.com:465"),
+    ];
+    // The good settings, with `name` removed or replaced.
+    let with = |name: &str, value: Option<&'static str>| -> Vec<(String, String)> {
+        let mut vars: Vec<(String, String)> = good
+            .iter()
+            .filter(|(n, _)| *n != name)
+            .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+            .collect();
+        if let Some(value) = value {
+            vars.push((name.to_string(), value.to_string()));
+        }
+        vars
+    };
+    let run = |vars: Vec<(String, String)>| {
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        check_config(&pairs)
+    };
 
-    let (ok, _, stderr) = check_config(&[("APP_ENV", "production"), good_jwt, good_db]);
-    assert!(!ok);
-    assert!(stderr.contains("OPS_TOKEN is not set"), "{stderr}");
-
-    let (ok, _, stderr) = check_config(&[("NODE_ENV", "production"), good_db, good_ops]);
-    assert!(!ok, "NODE_ENV is an alias of APP_ENV");
-    assert!(stderr.contains("JWT_SECRET is not set"), "{stderr}");
-
-    let default = ("JWT_SECRET", tenk_server::config::DEV_JWT_SECRET);
-    let (ok, _, stderr) = check_config(&[("APP_ENV", "production"), default, good_db, good_ops]);
+    for missing in [
+        "OPS_TOKEN",
+        "JWT_SECRET",
+        "DATABASE_URL",
+        "OTP_SECRET",
+        "SMTP_URL",
+    ] {
+        let (ok, _, stderr) = run(with(missing, None));
+        assert!(!ok, "{missing} missing was accepted");
+        assert!(
+            stderr.contains(&format!("{missing} is not set")),
+            "{stderr}"
+        );
+    }
+    let (ok, _, stderr) = run(with(
+        "JWT_SECRET",
+        Some(tenk_server::config::DEV_JWT_SECRET),
+    ));
     assert!(!ok);
     assert!(stderr.contains("not the development default"), "{stderr}");
-
-    let (ok, _, stderr) = check_config(&[
-        ("APP_ENV", "production"),
-        ("BCRYPT_ROUNDS", "8"),
-        good_jwt,
-        good_db,
-        good_ops,
-    ]);
+    let (ok, _, stderr) = run(with(
+        "OTP_SECRET",
+        Some(tenk_server::config::DEV_OTP_SECRET),
+    ));
+    assert!(!ok);
+    assert!(stderr.contains("not the development default"), "{stderr}");
+    let (ok, _, stderr) = run(with("BCRYPT_ROUNDS", Some("8")));
     assert!(!ok);
     assert!(
         stderr.contains("BCRYPT_ROUNDS=8: expected a whole number from 10 to 31"),
         "{stderr}"
     );
+    let (ok, _, stderr) = run(with("MAIL_TRANSPORT", Some("log")));
+    assert!(!ok, "the log transport writes codes to the log");
+    assert!(
+        stderr.contains("MAIL_TRANSPORT=log: expected smtp in production"),
+        "{stderr}"
+    );
+    let mut node = with("APP_ENV", None);
+    node.push(("NODE_ENV".into(), "production".into()));
+    node.retain(|(n, _)| n != "OPS_TOKEN");
+    let (ok, _, _) = run(node);
+    assert!(!ok, "NODE_ENV is an alias of APP_ENV");
 
-    let (ok, stdout, stderr) =
-        check_config(&[("APP_ENV", "production"), good_jwt, good_db, good_ops]);
+    let (ok, stdout, stderr) = run(with("NONE", None));
     assert!(ok, "{stderr}");
     assert!(stdout.contains("LOG_FORMAT=json"));
     assert!(stdout.contains("HOST=0.0.0.0"));
+    assert!(
+        !stdout.contains("mail-pw-42") && stdout.contains("SMTP_URL=smtps://mailer:***@"),
+        "{stdout}"
+    );
 }

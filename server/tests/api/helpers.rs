@@ -354,3 +354,125 @@ impl Drop for TestRedis {
         self.stop();
     }
 }
+
+/// A real SMTP listener on loopback that keeps every message it receives.
+pub(crate) struct TestSmtp {
+    pub(crate) port: u16,
+    messages: Arc<Mutex<Vec<(String, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestSmtp {
+    pub(crate) async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = Arc::new(Mutex::new(Vec::new()));
+        let store = messages.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, store.clone()));
+            }
+        });
+        Self {
+            port,
+            messages,
+            task,
+        }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// Messages received for `recipient` so far (the raw DATA).
+    pub(crate) fn messages_to(&self, recipient: &str) -> Vec<String> {
+        let messages = self.messages.lock().unwrap();
+        messages
+            .iter()
+            .filter(|(to, _)| to.eq_ignore_ascii_case(recipient))
+            .map(|(_, data)| data.clone())
+            .collect()
+    }
+
+    /// Waits for the `n`th message to `recipient` and returns the code in it.
+    pub(crate) async fn code_for(&self, recipient: &str, n: usize) -> String {
+        for _ in 0..250 {
+            if let Some(message) = self.messages_to(recipient).get(n - 1) {
+                return code_in(message);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no message {n} for {recipient}");
+    }
+}
+
+impl Drop for TestSmtp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The digits after "code is" in the plain-text part.
+pub(crate) fn code_in(message: &str) -> String {
+    let start = message.find("code is ").expect("the mail states the code") + "code is ".len();
+    message[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect()
+}
+
+/// Speaks just enough SMTP for lettre: greeting, EHLO, MAIL, RCPT, DATA, QUIT.
+async fn smtp_session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<(String, String)>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let _ = write.write_all(b"220 localhost test SMTP\r\n").await;
+    let mut recipients: Vec<String> = Vec::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250-localhost\r\n250 8BITMIME\r\n",
+            "MAIL" => {
+                recipients.clear();
+                b"250 OK\r\n"
+            }
+            "RCPT" => {
+                let address = line
+                    .split(['<', '>'])
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_string();
+                recipients.push(address);
+                b"250 OK\r\n"
+            }
+            "DATA" => {
+                let _ = write.write_all(b"354 end with .\r\n").await;
+                let mut data = String::new();
+                while let Ok(Some(body_line)) = lines.next_line().await {
+                    if body_line == "." {
+                        break;
+                    }
+                    data.push_str(&body_line);
+                    data.push('\n');
+                }
+                let mut messages = store.lock().unwrap();
+                for to in &recipients {
+                    messages.push((to.clone(), data.clone()));
+                }
+                b"250 queued\r\n"
+            }
+            "QUIT" => {
+                let _ = write.write_all(b"221 bye\r\n").await;
+                return;
+            }
+            _ => b"250 OK\r\n",
+        };
+        if write.write_all(reply).await.is_err() {
+            return;
+        }
+    }
+}

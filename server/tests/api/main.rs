@@ -13,6 +13,7 @@ mod health;
 mod lifecycle;
 mod metrics;
 mod openapi;
+mod otp;
 mod posts;
 mod problems;
 mod rate_limit;

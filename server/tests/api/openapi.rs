@@ -13,6 +13,8 @@ const ROUTES: &[&str] = &[
     "GET /api/openapi.json",
     "GET /metrics",
     "POST /api/auth/register",
+    "POST /api/auth/otp/request",
+    "POST /api/auth/otp/verify",
     "POST /api/auth/login",
     "POST /api/auth/refresh",
     "POST /api/auth/logout",

@@ -1,0 +1,183 @@
+//! One-time-code login: request a code by mail, then trade it for a session.
+//! The request answers the same 202, in comparable time, whether or not the
+//! address has an account; the code is stored for unknown addresses too
+//! (it is simply never mailed), so both paths do the same work.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use contract::api::{OtpRequested, TokenResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::token_response;
+use super::users::{UserRow, insert_user};
+use crate::auth::extract::ClientInfo;
+use crate::auth::otp::{Resend, address_key};
+use crate::domain::email::Email;
+use crate::domain::role::Role;
+use crate::error::ApiError;
+use crate::http::json::AppJson;
+use crate::mail::{MailError, OtpMail};
+use crate::rate_limit::layer::rejection;
+use crate::rate_limit::{Limit, Outcome};
+use crate::state::AppState;
+
+/// Stored for accounts created by a code: no password verifies against it.
+const NO_PASSWORD: &str = "!otp-only";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_otp))
+        .routes(routes!(verify_otp))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtpRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OtpVerify {
+    pub email: String,
+    pub code: String,
+}
+
+fn busy() -> ApiError {
+    ApiError::Unavailable {
+        code: "mail_queue_full",
+        detail: "too many codes are waiting to be sent, try again shortly",
+        retry_after: std::time::Duration::from_secs(5),
+    }
+}
+
+/// Mails a sign-in code if the address has an account (or sign-up by code
+/// is on). The answer is the same either way.
+#[utoipa::path(post, path = "/api/auth/otp/request", tag = "auth", request_body = OtpRequest,
+    responses((status = 202, body = OtpRequested),
+        (status = 429, description = "Asked again too soon, or too often", body = contract::api::Problem),
+        (status = 503, description = "The mail queue is full", body = contract::api::Problem)))]
+pub async fn request_otp(
+    State(state): State<AppState>,
+    AppJson(request): AppJson<OtpRequest>,
+) -> Result<Response, ApiError> {
+    let email = Email::parse(&request.email, "email")?;
+    // Checked for every address, so a full queue reveals nothing either.
+    if !state.mailer.has_room() {
+        return Err(busy());
+    }
+    // Per address, on top of the per-IP limit the middleware applied.
+    let limit = Limit::OtpRequestAddress;
+    let policy = limit.policy(state.rate_limiter.settings());
+    let subject = format!("email:{}", address_key(email.as_str()));
+    match state.rate_limiter.check(limit, &subject).await {
+        Outcome::Shared(decision) if decision.allowed => {}
+        Outcome::Shared(decision) => return Ok(rejection(limit, policy, decision.retry_after)),
+        Outcome::Local { .. } | Outcome::Unavailable => return Err(ApiError::redis_unavailable()),
+    }
+    if let Resend::Wait(wait) = state.otp.claim_resend(&state.redis, email.as_str()).await? {
+        return Err(ApiError::RateLimited { retry_after: wait });
+    }
+    let account: Option<(String,)> =
+        sqlx::query_as("select status from users where lower(email) = lower($1)")
+            .bind(email.as_str())
+            .fetch_optional(state.db.writer())
+            .await?;
+    let code = state.otp.generate();
+    state.otp.store(&state.redis, email.as_str(), &code).await?;
+    let deliver = match account {
+        Some((status,)) => status == "active",
+        None => state.otp.settings().auto_signup,
+    };
+    if deliver {
+        let mail = OtpMail {
+            code,
+            lifetime: state.otp.settings().ttl,
+        };
+        match state.mailer.send_otp(email.as_str(), &mail) {
+            Ok(()) => {}
+            Err(MailError::QueueFull) => return Err(busy()),
+            Err(MailError::Build(cause)) => return Err(ApiError::Internal(anyhow::anyhow!(cause))),
+        }
+    }
+    tracing::info!(email = %email.masked(), "one-time code requested");
+    let ttl = state.otp.settings().ttl.as_secs();
+    Ok((StatusCode::ACCEPTED, AppJson(OtpRequested::new(ttl))).into_response())
+}
+
+/// Trades a code for a session. Wrong, used, expired and foreign codes all
+/// give the same 401.
+#[utoipa::path(post, path = "/api/auth/otp/verify", tag = "auth", request_body = OtpVerify,
+    responses((status = 200, body = TokenResponse), (status = 401, body = contract::api::Problem),
+        (status = 422, body = contract::api::Problem)))]
+pub async fn verify_otp(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    AppJson(request): AppJson<OtpVerify>,
+) -> Result<AppJson<TokenResponse>, ApiError> {
+    let email = Email::parse(&request.email, "email")?;
+    let length = state.otp.settings().length as usize;
+    if request.code.len() != length || !request.code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::invalid(
+            "code",
+            format!("must be {length} digits"),
+        ));
+    }
+    let attempts = &state.metrics.auth_attempts;
+    if !state
+        .otp
+        .verify(&state.redis, email.as_str(), &request.code)
+        .await?
+    {
+        attempts.with_label_values(&["otp", "failure"]).inc();
+        tracing::info!(email = %email.masked(), "one-time code refused");
+        return Err(ApiError::Unauthorized);
+    }
+    let user = match find_active(&state, &email).await? {
+        Some(user) => user,
+        None if state.otp.settings().auto_signup => {
+            let name = email
+                .as_str()
+                .split('@')
+                .next()
+                .unwrap_or("user")
+                .to_string();
+            match insert_user(state.db.writer(), &email, &name, NO_PASSWORD, Role::User).await {
+                Ok(user) => user,
+                // Created meanwhile (a racing verify or a registration): use it.
+                Err(ApiError::Conflict { .. }) => find_active(&state, &email)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?,
+                Err(error) => return Err(error),
+            }
+        }
+        None => {
+            attempts.with_label_values(&["otp", "failure"]).inc();
+            return Err(ApiError::Unauthorized);
+        }
+    };
+    let role = Role::parse(&user.role).unwrap_or(Role::User);
+    let issued = state
+        .sessions
+        .create(user.user_id, role, &client.ip, &client.user_agent)
+        .await?;
+    sqlx::query("update users set last_login_at = now() where user_id = $1")
+        .bind(user.user_id)
+        .execute(state.db.writer())
+        .await?;
+    attempts.with_label_values(&["otp", "success"]).inc();
+    tracing::info!(user_id = %user.user_id, "login by one-time code");
+    Ok(AppJson(token_response(&state, &issued)?))
+}
+
+async fn find_active(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
+    let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
+        .bind(email.as_str())
+        .fetch_optional(state.db.writer())
+        .await?;
+    Ok(user.filter(|user| user.status == "active"))
+}
