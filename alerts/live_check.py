@@ -61,6 +61,7 @@ FIXTURE: dict[str, list[dict]] = {
     "tenk_rate_limit_fallback_total": TIERS,
     "tenk_auth_attempts_total": [{"method": m, "result": r} for m in ("password", "otp") for r in ("success", "failure")],
     "tenk_app_cache_requests_total": [{"result": "hit"}, {"result": "miss"}],
+    "tenk_mail_send_failures_total": [{}],
     "process_resident_memory_bytes": [{}],
     "process_cpu_seconds_total": [{}],
     "process_start_time_seconds": [{}],
