@@ -47,6 +47,8 @@ pub struct UserProfile {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_login_at: Option<String>,
+    /// Whether the address has been proven (a verification link or a code).
+    pub email_verified: bool,
 }
 
 /// The answer to a login, a one-time-code verification or a refresh.
@@ -159,5 +161,30 @@ impl OtpRequested {
             message: "If this address can sign in, a code is on its way.".into(),
             expires_in,
         }
+    }
+}
+
+/// The answer to a request that may send mail: the same whether or not the
+/// address has an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Accepted {
+    /// Always `accepted`.
+    pub status: String,
+    pub message: String,
+}
+
+impl Accepted {
+    pub fn new() -> Self {
+        Self {
+            status: "accepted".into(),
+            message: "If this address has an account, a message is on its way.".into(),
+        }
+    }
+}
+
+impl Default for Accepted {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -16,6 +16,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("forbidden")]
     Forbidden,
+    #[error(
+        "confirm your email address first: see the verification mail, or sign in with a one-time code"
+    )]
+    EmailNotVerified,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -57,7 +61,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -76,6 +80,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
+            Self::EmailNotVerified => "email_not_verified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
@@ -103,6 +108,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = ?cause, "internal error");
+            crate::error_tracking::report(cause);
         } else {
             tracing::debug!(status = status.as_u16(), error = %self, "request refused");
         }

@@ -12,6 +12,8 @@ pub mod db;
 pub mod domain;
 /// The HTTP error type and its problem+json bodies.
 pub mod error;
+/// Optional Sentry reporting with a scrubbing hook.
+pub mod error_tracking;
 /// Middleware and extractors shared by every route.
 pub mod http;
 /// Outgoing mail through a bounded queue.

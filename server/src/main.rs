@@ -59,6 +59,9 @@ fn main() -> ExitCode {
         eprintln!("tenk-server: {error:#}");
         return ExitCode::FAILURE;
     }
+    // Reports internal errors and panics when SENTRY_DSN is set; dropped
+    // (and flushed) after the runtime stops.
+    let _error_tracking = tenk_server::error_tracking::init(&settings);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.http.workers)
         .enable_all()

@@ -55,6 +55,11 @@ impl RedisKeys {
         format!("{}otp_resend:{{{address}}}", self.prefix)
     }
 
+    /// A single-use account token, by purpose and digest.
+    pub fn account_token(&self, purpose: &str, digest: &str) -> String {
+        format!("{}token:{purpose}:{digest}", self.prefix)
+    }
+
     /// The pub/sub channel carrying cache invalidations between instances.
     pub fn events_channel(&self) -> String {
         format!("{}events", self.prefix)

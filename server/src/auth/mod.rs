@@ -1,6 +1,7 @@
 //! Authentication: password hashing, access tokens, Redis sessions, the app
 //! cache that fronts them, and the extractors handlers use.
 
+pub mod account_tokens;
 pub mod cache;
 pub mod extract;
 pub mod jwt;

@@ -167,6 +167,39 @@ impl Settings {
             ("MAIL_QUEUE_SIZE", self.mail.queue_size.to_string()),
             ("MAIL_TIMEOUT", human(self.mail.timeout)),
             ("MAIL_RETRIES", self.mail.retries.to_string()),
+            ("PASSWORD_RESET_TTL", human(auth.password_reset_ttl)),
+            ("EMAIL_VERIFICATION_TTL", human(auth.email_verification_ttl)),
+            (
+                "REQUIRE_VERIFIED_EMAIL",
+                auth.require_verified_email.to_string(),
+            ),
+            (
+                "APP_URL",
+                auth.app_url.clone().unwrap_or_else(|| "<unset>".into()),
+            ),
+            (
+                "CORS_ORIGINS",
+                match &http.cors.origins {
+                    super::CorsOrigins::None => "<unset: no CORS headers>".into(),
+                    super::CorsOrigins::Any => "*".into(),
+                    super::CorsOrigins::List(list) => list.join(","),
+                },
+            ),
+            (
+                "CORS_ALLOW_CREDENTIALS",
+                http.cors.allow_credentials.to_string(),
+            ),
+            ("CORS_MAX_AGE", human(http.cors.max_age)),
+            (
+                "HSTS_MAX_AGE",
+                http.hsts_max_age.map_or_else(|| "0 (off)".into(), human),
+            ),
+            (
+                "SENTRY_DSN",
+                self.sentry_dsn
+                    .as_ref()
+                    .map_or_else(|| "<unset>".into(), |d| redact_url(d.expose_secret())),
+            ),
             ("ENABLE_APP_CACHE", self.cache.enabled.to_string()),
             ("APP_CACHE_SIZE", self.cache.size.to_string()),
         ]

@@ -9,9 +9,10 @@ use sqlx::postgres::PgConnectOptions;
 
 use super::parse::{boolean, byte_size, duration, networks, policy, whole_number};
 use super::{
-    AppEnv, AuthSettings, CacheSettings, ConfigError, DEV_JWT_SECRET, DEV_OTP_SECRET,
-    DatabaseSettings, HttpSettings, LogFormat, LogSettings, MailSettings, MailTransport,
-    OtpSettings, PasswordHashKind, Policy, RateLimitSettings, RedisSettings, Settings, SslMode,
+    AppEnv, AuthSettings, CacheSettings, ConfigError, CorsOrigins, CorsSettings, DEV_JWT_SECRET,
+    DEV_OTP_SECRET, DatabaseSettings, HttpSettings, LogFormat, LogSettings, MailSettings,
+    MailTransport, OtpSettings, PasswordHashKind, Policy, RateLimitSettings, RedisSettings,
+    Settings, SslMode,
 };
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -98,6 +99,17 @@ pub(super) fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, 
         otp: otp(&vars, env)?,
         mail: mail(&vars, env)?,
         ops_token: ops_token(&vars, env)?,
+        sentry_dsn: match vars.raw("SENTRY_DSN") {
+            Some(raw) if raw.parse::<sentry::types::Dsn>().is_ok() => Some(SecretString::from(raw)),
+            Some(raw) => {
+                return Err(invalid(
+                    "SENTRY_DSN",
+                    &super::redact_url(&raw),
+                    "a DSN such as https://key@o1.ingest.sentry.io/1",
+                ));
+            }
+            None => None,
+        },
         metrics_addr: vars.get("METRICS_ADDR", None, |raw| {
             raw.trim()
                 .parse()
@@ -152,6 +164,21 @@ fn http(vars: &Vars<'_>, env: AppEnv) -> Result<HttpSettings, ConfigError> {
             Duration::from_millis(100),
             3600 * SECOND,
         )?,
+        cors: cors(vars)?,
+        hsts_max_age: {
+            let default = if env.is_production() {
+                365 * 86_400 * SECOND
+            } else {
+                Duration::ZERO
+            };
+            let age = vars.duration(
+                "HSTS_MAX_AGE",
+                default,
+                Duration::ZERO,
+                2 * 365 * 86_400 * SECOND,
+            )?;
+            (!age.is_zero()).then_some(age)
+        },
         body_limit: vars.get("REQUEST_BODY_LIMIT", 1024 * 1024, |raw| {
             byte_size(raw, 1024, 64 * 1024 * 1024)
         })?,
@@ -370,6 +397,32 @@ fn auth(vars: &Vars<'_>, env: AppEnv) -> Result<AuthSettings, ConfigError> {
             60 * SECOND,
             session_ttl,
         )?,
+        password_reset_ttl: vars.duration(
+            "PASSWORD_RESET_TTL",
+            900 * SECOND,
+            SECOND,
+            86_400 * SECOND,
+        )?,
+        email_verification_ttl: vars.duration(
+            "EMAIL_VERIFICATION_TTL",
+            86_400 * SECOND,
+            60 * SECOND,
+            30 * 86_400 * SECOND,
+        )?,
+        require_verified_email: vars.get("REQUIRE_VERIFIED_EMAIL", env.is_production(), boolean)?,
+        app_url: match vars.raw("APP_URL") {
+            Some(raw) if raw.starts_with("https://") || raw.starts_with("http://") => {
+                Some(raw.trim_end_matches('/').to_string())
+            }
+            Some(raw) => {
+                return Err(invalid(
+                    "APP_URL",
+                    &raw,
+                    "an http(s):// URL such as https://app.example.com",
+                ));
+            }
+            None => None,
+        },
     })
 }
 
@@ -525,5 +578,55 @@ fn mail(vars: &Vars<'_>, env: AppEnv) -> Result<MailSettings, ConfigError> {
             300 * SECOND,
         )?,
         retries: vars.get("MAIL_RETRIES", 3, |raw| whole_number(raw, 0, 10))?,
+    })
+}
+
+fn cors(vars: &Vars<'_>) -> Result<CorsSettings, ConfigError> {
+    let allow_credentials = vars.get("CORS_ALLOW_CREDENTIALS", false, boolean)?;
+    let origins = match vars.raw("CORS_ORIGINS") {
+        None => CorsOrigins::None,
+        Some(raw) if raw.trim() == "*" => {
+            if allow_credentials {
+                // Browsers refuse it, and it would hand every site the user's session.
+                return Err(invalid(
+                    "CORS_ORIGINS",
+                    "*",
+                    "explicit origins when CORS_ALLOW_CREDENTIALS=true",
+                ));
+            }
+            CorsOrigins::Any
+        }
+        Some(raw) => {
+            let origins: Vec<String> = raw
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect();
+            let valid = |origin: &String| {
+                let rest = origin
+                    .strip_prefix("https://")
+                    .or_else(|| origin.strip_prefix("http://"));
+                rest.is_some_and(|host| !host.is_empty() && !host.contains(['/', '*', ' ']))
+                    && axum::http::HeaderValue::from_str(origin).is_ok()
+            };
+            if let Some(bad) = origins.iter().find(|origin| !valid(origin)) {
+                return Err(invalid(
+                    "CORS_ORIGINS",
+                    bad,
+                    "origins such as https://app.example.com,http://localhost:3000, or *",
+                ));
+            }
+            CorsOrigins::List(origins)
+        }
+    };
+    Ok(CorsSettings {
+        origins,
+        allow_credentials,
+        max_age: vars.duration(
+            "CORS_MAX_AGE",
+            600 * SECOND,
+            Duration::ZERO,
+            86_400 * SECOND,
+        )?,
     })
 }

@@ -34,6 +34,8 @@ pub struct Settings {
     pub mail: MailSettings,
     /// Bearer token guarding `/metrics` and `/api/health/detailed`.
     pub ops_token: Option<SecretString>,
+    /// Error tracking: internal errors and panics go to this Sentry DSN.
+    pub sentry_dsn: Option<SecretString>,
     /// Serve `/metrics` on this address instead of the API listener.
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Names this process in health bodies and logs (`INSTANCE_ID`, else the host name).
@@ -71,6 +73,27 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub body_limit: usize,
     pub shutdown_timeout: Duration,
+    pub cors: CorsSettings,
+    /// `Strict-Transport-Security` max-age; `None` sends no HSTS header.
+    pub hsts_max_age: Option<Duration>,
+}
+
+/// Cross-origin access for browser clients (`CORS_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers at all (the default).
+    None,
+    /// Any origin, never with credentials.
+    Any,
+    /// Exactly these origins (`scheme://host[:port]`).
+    List(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct CorsSettings {
+    pub origins: CorsOrigins,
+    pub allow_credentials: bool,
+    pub max_age: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +164,14 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
+    /// Lifetime of a password-reset token.
+    pub password_reset_ttl: Duration,
+    /// Lifetime of an email-verification token.
+    pub email_verification_ttl: Duration,
+    /// Refuse password login until the address is verified.
+    pub require_verified_email: bool,
+    /// Base URL of the web app, for links in mails (`{APP_URL}/reset-password?token=`).
+    pub app_url: Option<String>,
 }
 
 /// One-time-code login.

@@ -17,6 +17,15 @@ pub fn route_of(request: &Request) -> String {
         .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string())
 }
 
+tokio::task_local! {
+    static ROUTE: String;
+}
+
+/// The route template of the request being handled, if called inside one.
+pub fn current_route() -> Option<String> {
+    ROUTE.try_with(Clone::clone).ok()
+}
+
 pub async fn middleware(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -26,7 +35,7 @@ pub async fn middleware(request: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|id| id.0.clone())
         .unwrap_or_default();
-    let response = next.run(request).await;
+    let response = ROUTE.scope(route.clone(), next.run(request)).await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(

@@ -2,7 +2,7 @@
 //! queue (a full queue is their 503); one worker sends each with a timeout
 //! and retries, over SMTP (lettre) or, in development, to the log.
 //! Failures are counted in `tenk_mail_send_failures_total` and logged
-//! without the message body, which may hold a one-time code.
+//! without the message body, which may hold a code or token.
 
 mod message;
 
@@ -15,7 +15,7 @@ use prometheus::IntCounter;
 use secrecy::ExposeSecret;
 use tokio::sync::mpsc;
 
-pub use self::message::OtpMail;
+pub use self::message::Mail;
 use crate::config::{MailSettings, MailTransport};
 use crate::domain::email::mask;
 
@@ -30,6 +30,9 @@ struct Job {
     message: Message,
     /// Masked recipient, for logs.
     recipient: String,
+    /// Subject and plain text, for the log transport (no headers: they name
+    /// the recipient).
+    preview: String,
 }
 
 /// The sending side of the mail queue.
@@ -83,11 +86,11 @@ impl Mailer {
         self.queue.capacity() > 0
     }
 
-    /// Queues a one-time code for `to`.
+    /// Queues `mail` for `to`.
     ///
     /// # Errors
     /// The queue is full, or the address cannot be a recipient.
-    pub fn send_otp(&self, to: &str, mail: &OtpMail) -> Result<(), MailError> {
+    pub fn send(&self, to: &str, mail: &Mail) -> Result<(), MailError> {
         let recipient: Mailbox = to
             .parse()
             .map_err(|_| MailError::Build("bad recipient".into()))?;
@@ -98,6 +101,7 @@ impl Mailer {
             .try_send(Job {
                 message,
                 recipient: mask(to),
+                preview: format!("{}\n\n{}", mail.subject, mail.text),
             })
             .map_err(|_| MailError::QueueFull)
     }
@@ -120,8 +124,7 @@ impl Worker {
     async fn deliver(&self, job: Job) {
         let Transport::Smtp(smtp) = &self.transport else {
             // Development only (production refuses MAIL_TRANSPORT=log).
-            let text = String::from_utf8_lossy(&job.message.formatted()).into_owned();
-            tracing::info!(target: "mail", to = %job.recipient, message = %text, "mail (log transport)");
+            tracing::info!(target: "mail", to = %job.recipient, message = %job.preview, "mail (log transport)");
             return;
         };
         let mut delay = Duration::from_millis(500);

@@ -116,3 +116,22 @@ fn set_headers(
         headers.insert("ratelimit", value);
     }
 }
+
+/// The per-address limit of mail-sending routes (codes, resets,
+/// verifications), on top of the per-IP limit of their tier. Each purpose
+/// counts separately; the address is keyed by a digest. Fails closed.
+///
+/// # Errors
+/// The response to send instead: 429, or 503 without Redis.
+pub async fn per_address(state: &AppState, purpose: &str, email: &str) -> Result<(), Response> {
+    let limit = Limit::OtpRequestAddress;
+    let policy = limit.policy(state.rate_limiter.settings());
+    let subject = format!("{purpose}:{}", crate::auth::otp::address_key(email));
+    match state.rate_limiter.check(limit, &subject).await {
+        Outcome::Shared(decision) if decision.allowed => Ok(()),
+        Outcome::Shared(decision) => Err(rejection(limit, policy, decision.retry_after)),
+        Outcome::Local { .. } | Outcome::Unavailable => {
+            Err(ApiError::redis_unavailable().into_response())
+        }
+    }
+}

@@ -60,10 +60,16 @@ impl Limit {
     /// The limit of a route template (`unmatched` and unknown ones are public).
     pub fn for_route(route: &str) -> Self {
         match route {
-            "/api/auth/register" | "/api/auth/login" | "/api/auth/refresh" | "/api/auth/logout" => {
-                Self::Auth
-            }
-            "/api/auth/otp/request" => Self::OtpRequestIp,
+            "/api/auth/register"
+            | "/api/auth/login"
+            | "/api/auth/refresh"
+            | "/api/auth/logout"
+            | "/api/auth/password/reset"
+            | "/api/auth/verify-email" => Self::Auth,
+            // Routes that send mail are throttled like code requests.
+            "/api/auth/otp/request"
+            | "/api/auth/password/forgot"
+            | "/api/auth/verify-email/resend" => Self::OtpRequestIp,
             "/api/auth/otp/verify" => Self::OtpVerify,
             _ if [
                 "/api/auth/sessions",

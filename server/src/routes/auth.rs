@@ -99,6 +99,11 @@ pub async fn register(
     let hash = state.hasher.hash(password.into_inner()).await?;
     let user = insert_user(state.db.writer(), &email, &name, &hash, Role::User).await?;
     tracing::info!(user_id = %user.user_id, email = %email.masked(), "account registered");
+    // The account exists either way; a verification mail that cannot be
+    // queued now can be asked for again at /api/auth/verify-email/resend.
+    if let Err(error) = super::account::send_verification(&state, &user).await {
+        tracing::warn!(user_id = %user.user_id, error = %error, "verification mail not queued");
+    }
     Ok((StatusCode::CREATED, AppJson(user.profile())))
 }
 
@@ -141,6 +146,15 @@ pub async fn login(
         tracing::info!(email = %email.masked(), "login refused");
         return Err(ApiError::Unauthorized);
     };
+    if state.settings.auth.require_verified_email && user.email_verified_at.is_none() {
+        // The password was right: telling why is safe, and the way out is
+        // the verification mail (or a one-time code, which proves the address).
+        state
+            .login_throttle
+            .succeeded(&state.redis, reservation)
+            .await?;
+        return Err(ApiError::EmailNotVerified);
+    }
     let mut current_hash = user.password_hash.clone();
     if verification.needs_rehash {
         let upgraded = state.hasher.hash(password).await?;

@@ -2,6 +2,7 @@
 //! Routes are registered together with their OpenAPI description, so the
 //! document served at `/api/openapi.json` cannot miss one.
 
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod health;
@@ -22,7 +23,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, problem_response};
-use crate::http::{access_log, ops_auth, request_id, timeout};
+use crate::http::{access_log, headers, ops_auth, request_id, timeout};
 use crate::rate_limit;
 use crate::state::AppState;
 
@@ -48,6 +49,7 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
         .merge(health::router(state))
         .merge(auth::router())
         .merge(otp::router())
+        .merge(account::router())
         .merge(users::router())
         .merge(posts::router())
         .merge(admin::router());
@@ -141,6 +143,13 @@ pub fn router(state: AppState) -> Router {
             rate_limit::client_ip::middleware,
         ))
         .layer(middleware::from_fn(access_log::middleware))
+        .layer(tower::util::option_layer(headers::cors_layer(
+            &settings.http.cors,
+        )))
+        .layer(middleware::from_fn_with_state(
+            headers::hsts_value(settings.http.hsts_max_age),
+            headers::security_headers,
+        ))
         .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }

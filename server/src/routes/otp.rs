@@ -15,14 +15,13 @@ use utoipa_axum::routes;
 use super::auth::token_response;
 use super::users::{UserRow, insert_user};
 use crate::auth::extract::ClientInfo;
-use crate::auth::otp::{Resend, address_key};
+use crate::auth::otp::Resend;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::AppJson;
-use crate::mail::{MailError, OtpMail};
-use crate::rate_limit::layer::rejection;
-use crate::rate_limit::{Limit, Outcome};
+use crate::mail::{Mail, MailError};
+use crate::rate_limit::layer::per_address;
 use crate::state::AppState;
 
 /// Stored for accounts created by a code: no password verifies against it.
@@ -70,14 +69,8 @@ pub async fn request_otp(
     if !state.mailer.has_room() {
         return Err(busy());
     }
-    // Per address, on top of the per-IP limit the middleware applied.
-    let limit = Limit::OtpRequestAddress;
-    let policy = limit.policy(state.rate_limiter.settings());
-    let subject = format!("email:{}", address_key(email.as_str()));
-    match state.rate_limiter.check(limit, &subject).await {
-        Outcome::Shared(decision) if decision.allowed => {}
-        Outcome::Shared(decision) => return Ok(rejection(limit, policy, decision.retry_after)),
-        Outcome::Local { .. } | Outcome::Unavailable => return Err(ApiError::redis_unavailable()),
+    if let Err(refused) = per_address(&state, "otp", email.as_str()).await {
+        return Ok(refused);
     }
     if let Resend::Wait(wait) = state.otp.claim_resend(&state.redis, email.as_str()).await? {
         return Err(ApiError::RateLimited { retry_after: wait });
@@ -94,11 +87,8 @@ pub async fn request_otp(
         None => state.otp.settings().auto_signup,
     };
     if deliver {
-        let mail = OtpMail {
-            code,
-            lifetime: state.otp.settings().ttl,
-        };
-        match state.mailer.send_otp(email.as_str(), &mail) {
+        let mail = Mail::otp(&code, state.otp.settings().ttl);
+        match state.mailer.send(email.as_str(), &mail) {
             Ok(()) => {}
             Err(MailError::QueueFull) => return Err(busy()),
             Err(MailError::Build(cause)) => return Err(ApiError::Internal(anyhow::anyhow!(cause))),
@@ -169,6 +159,10 @@ pub async fn verify_otp(
         .bind(user.user_id)
         .execute(state.db.writer())
         .await?;
+    // A code that reached the mailbox proves the address.
+    if user.email_verified_at.is_none() {
+        super::account::mark_verified(&state, user.user_id).await?;
+    }
     attempts.with_label_values(&["otp", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login by one-time code");
     Ok(AppJson(token_response(&state, &issued)?))

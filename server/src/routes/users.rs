@@ -40,14 +40,14 @@ pub struct UserRow {
     pub status: String,
     pub created_at: OffsetDateTime,
     pub last_login_at: Option<OffsetDateTime>,
+    pub email_verified_at: Option<OffsetDateTime>,
 }
 
-pub const COLUMNS: &str =
-    "user_id, email, name, password_hash, role, status, created_at, last_login_at";
+pub const COLUMNS: &str = "user_id, email, name, password_hash, role, status, created_at, last_login_at, email_verified_at";
 pub const SELECT_BY_EMAIL: &str = "select user_id, email, name, password_hash, role, status, \
-    created_at, last_login_at from users where lower(email) = lower($1)";
+    created_at, last_login_at, email_verified_at from users where lower(email) = lower($1)";
 const SELECT_BY_ID: &str = "select user_id, email, name, password_hash, role, status, \
-    created_at, last_login_at from users where user_id = $1";
+    created_at, last_login_at, email_verified_at from users where user_id = $1";
 
 impl UserRow {
     pub fn profile(&self) -> UserProfile {
@@ -59,6 +59,7 @@ impl UserRow {
             status: self.status.clone(),
             created_at: rfc3339(self.created_at),
             last_login_at: self.last_login_at.map(rfc3339),
+            email_verified: self.email_verified_at.is_some(),
         }
     }
 }

@@ -119,6 +119,20 @@ fn each_invalid_value_stops_the_start_with_one_line_naming_it() {
 }
 
 #[test]
+fn a_wildcard_origin_never_goes_with_credentials() {
+    let (ok, _, stderr) =
+        check_config(&[("CORS_ORIGINS", "*"), ("CORS_ALLOW_CREDENTIALS", "true")]);
+    assert!(!ok);
+    assert!(
+        stderr
+            .contains("CORS_ORIGINS=*: expected explicit origins when CORS_ALLOW_CREDENTIALS=true"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = check_config(&[("CORS_ORIGINS", "*")]);
+    assert!(ok, "{stderr}");
+}
+
+#[test]
 fn secrets_are_never_echoed_in_errors_or_the_effective_settings() {
     let (ok, _, stderr) = check_config(&[("JWT_SECRET", "tooshort-secret")]);
     assert!(!ok);

@@ -397,7 +397,12 @@ impl TestSmtp {
     /// Waits for the `n`th message to `recipient` and returns the code in it.
     pub(crate) async fn code_for(&self, recipient: &str, n: usize) -> String {
         for _ in 0..250 {
-            if let Some(message) = self.messages_to(recipient).get(n - 1) {
+            let with_codes: Vec<String> = self
+                .messages_to(recipient)
+                .into_iter()
+                .filter(|m| m.contains("code is "))
+                .collect();
+            if let Some(message) = with_codes.get(n - 1) {
                 return code_in(message);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -474,5 +479,28 @@ async fn smtp_session(stream: tokio::net::TcpStream, store: Arc<Mutex<Vec<(Strin
         if write.write_all(reply).await.is_err() {
             return;
         }
+    }
+}
+
+impl TestSmtp {
+    /// Waits for the `n`th message to `recipient` and returns its token.
+    pub(crate) async fn token_for(&self, recipient: &str, n: usize) -> String {
+        let message = self.nth_message(recipient, n).await;
+        let start = message.find("token is ").expect("the mail states a token") + "token is ".len();
+        message[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
+    }
+
+    /// Waits for the `n`th message to `recipient`.
+    pub(crate) async fn nth_message(&self, recipient: &str, n: usize) -> String {
+        for _ in 0..250 {
+            if let Some(message) = self.messages_to(recipient).get(n - 1) {
+                return message.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no message {n} for {recipient}");
     }
 }

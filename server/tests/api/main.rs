@@ -6,9 +6,11 @@
 
 mod helpers;
 
+mod account;
 mod admin;
 mod auth;
 mod config;
+mod error_tracking;
 mod health;
 mod lifecycle;
 mod metrics;
