@@ -22,7 +22,7 @@ pub async fn create_admin(
     password: String,
 ) -> anyhow::Result<String> {
     let email = Email::parse(email, "email").map_err(describe)?;
-    let promoted = sqlx::query(
+    let promoted = crate::db::query(
         "update users set role = 'admin', updated_at = now() where lower(email) = lower($1)",
     )
     .bind(email.as_str())

@@ -10,11 +10,51 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::future::join_all;
 use secrecy::ExposeSecret;
-use sqlx::PgPool;
 use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::query::{Query, QueryAs, QueryScalar};
+use sqlx::{PgPool, Postgres, SqlSafeStr};
 
 use crate::config::{DatabaseSettings, SslMode};
+
+/// Whether queries use named (server-side cached) prepared statements.
+/// PgBouncer in transaction mode hands one client's transactions to many
+/// server connections, where named statements collide, so
+/// `DB_STATEMENT_CACHE=0` switches every query to unnamed statements. It is
+/// process-wide because statements are a property of the connection target,
+/// which one process shares (set once at start).
+static NAMED_STATEMENTS: AtomicBool = AtomicBool::new(true);
+
+/// Sets whether queries may use named prepared statements.
+pub fn use_named_statements(named: bool) {
+    NAMED_STATEMENTS.store(named, Ordering::Relaxed);
+}
+
+fn named() -> bool {
+    NAMED_STATEMENTS.load(Ordering::Relaxed)
+}
+
+/// `sqlx::query`, honouring `DB_STATEMENT_CACHE=0`.
+pub fn query<'q>(sql: impl SqlSafeStr) -> Query<'q, Postgres, PgArguments> {
+    sqlx::query(sql).persistent(named())
+}
+
+/// `sqlx::query_as`, honouring `DB_STATEMENT_CACHE=0`.
+pub fn query_as<'q, O>(sql: impl SqlSafeStr) -> QueryAs<'q, Postgres, O, PgArguments>
+where
+    O: for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    sqlx::query_as(sql).persistent(named())
+}
+
+/// `sqlx::query_scalar`, honouring `DB_STATEMENT_CACHE=0`.
+pub fn query_scalar<'q, O>(sql: impl SqlSafeStr) -> QueryScalar<'q, Postgres, O, PgArguments>
+where
+    (O,): for<'r> sqlx::FromRow<'r, PgRow>,
+{
+    sqlx::query_scalar(sql).persistent(named())
+}
 
 /// Each dependency check is bounded so health endpoints never hang.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -70,12 +110,39 @@ impl Database {
 
     /// A pool for reads: the next healthy replica, else the primary.
     pub fn reader(&self) -> &PgPool {
+        self.next_replica()
+            .map_or(&self.primary, |replica| &replica.pool)
+    }
+
+    fn next_replica(&self) -> Option<&Replica> {
         let count = self.replicas.len();
         let start = self.cursor.fetch_add(1, Ordering::Relaxed);
         (0..count)
             .map(|offset| &self.replicas[(start + offset) % count])
             .find(|replica| replica.healthy.load(Ordering::Relaxed))
-            .map_or(&self.primary, |replica| &replica.pool)
+    }
+
+    /// Runs a read on the next healthy replica; if that replica cannot be
+    /// reached, it is marked down and the read runs on the primary, so a
+    /// replica that dies between health checks costs the caller no error.
+    ///
+    /// # Errors
+    /// The query's error (from the primary, or a non-connection error).
+    pub async fn read<T, F, Fut>(&self, query: F) -> Result<T, sqlx::Error>
+    where
+        F: Fn(PgPool) -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        if let Some(replica) = self.next_replica() {
+            match query(replica.pool.clone()).await {
+                Err(error) if is_unreachable(&error) => {
+                    replica.healthy.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %error, "read replica unreachable; reading from the primary");
+                }
+                outcome => return outcome,
+            }
+        }
+        query(self.primary.clone()).await
     }
 
     /// The pool that has no connection to give right now (for the timeout
@@ -135,10 +202,22 @@ impl Database {
     }
 }
 
+/// Whether an error means the server could not be reached (as opposed to a
+/// query that failed on a working connection).
+fn is_unreachable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+    )
+}
+
 /// `select 1` under [`CHECK_TIMEOUT`].
 pub async fn ping(pool: &PgPool) -> Ping {
     let started = Instant::now();
-    let outcome = tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(pool)).await;
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, query("select 1").execute(pool)).await;
     let error = match outcome {
         Ok(Ok(_)) => None,
         Ok(Err(error)) => Some(describe_error(&error)),
@@ -173,7 +252,9 @@ pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
 
 /// Parses a URL and applies `DB_SSL_MODE` unless the URL sets `sslmode` itself.
 pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result<PgConnectOptions> {
-    let options = PgConnectOptions::from_str(url).context("invalid PostgreSQL URL")?;
+    let options = PgConnectOptions::from_str(url)
+        .context("invalid PostgreSQL URL")?
+        .statement_cache_capacity(settings.statement_cache);
     if url.contains("sslmode=") {
         return Ok(options);
     }
@@ -215,6 +296,23 @@ pub async fn connect_and_migrate(settings: &DatabaseSettings) -> anyhow::Result<
     .with_context(|| format!("cannot connect to PostgreSQL at {target}"))?;
     migrate(&pool).await?;
     Ok(pool)
+}
+
+/// Connects the primary pool without creating or migrating anything.
+///
+/// # Errors
+/// PostgreSQL does not answer within `DB_CONNECT_TIMEOUT`.
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    let url = settings.url.expose_secret();
+    let target = crate::config::redact_url(url);
+    let options = connect_options(url, settings)?;
+    tokio::time::timeout(
+        settings.connect_timeout,
+        pool_options(settings).connect_with(options),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("cannot connect to {target} within DB_CONNECT_TIMEOUT"))?
+    .with_context(|| format!("cannot connect to PostgreSQL at {target}"))
 }
 
 /// Applies the migrations embedded from `server/migrations`.

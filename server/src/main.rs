@@ -98,7 +98,13 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let pool = db::connect_and_migrate(&settings.database).await?;
+    let pool = if settings.database.migrate_on_start {
+        db::connect_and_migrate(&settings.database).await?
+    } else {
+        // Behind PgBouncer in transaction mode migrations run apart
+        // (`tenk-server migrate` against the database itself).
+        db::connect(&settings.database).await?
+    };
     let application = Application::build(settings, pool).await?;
     let address = format!(
         "{}:{}",

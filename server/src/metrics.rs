@@ -81,7 +81,7 @@ impl Metrics {
     ///
     /// # Errors
     /// A metric is defined twice (a programming error caught by any test).
-    pub fn new() -> prometheus::Result<Self> {
+    pub fn new(instance_id: &str) -> prometheus::Result<Self> {
         let metrics = Self {
             registry: Registry::new(),
             http_duration: histogram(
@@ -187,12 +187,12 @@ impl Metrics {
             last_cpu_seconds: Mutex::new(0.0),
             sessions_active_read: Mutex::new(None),
         };
-        metrics.register_all()?;
+        metrics.register_all(instance_id)?;
         metrics.preset()?;
         Ok(metrics)
     }
 
-    fn register_all(&self) -> prometheus::Result<()> {
+    fn register_all(&self, instance_id: &str) -> prometheus::Result<()> {
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(self.http_duration.clone()),
             Box::new(self.http_in_flight.clone()),
@@ -222,10 +222,15 @@ impl Metrics {
             self.registry.register(collector)?;
         }
         let build = IntGaugeVec::new(
-            Opts::new(names::BUILD_INFO, "Always 1; the version is a label"),
-            &["version"],
+            Opts::new(
+                names::BUILD_INFO,
+                "Always 1; the version and instance id are labels",
+            ),
+            &["version", "instance_id"],
         )?;
-        build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), instance_id])
+            .set(1);
         self.registry.register(Box::new(build))
     }
 

@@ -44,10 +44,12 @@ impl Application {
     /// # Errors
     /// The address cannot be bound or a setting cannot be used.
     pub async fn build(settings: Settings, primary: PgPool) -> anyhow::Result<Self> {
+        crate::db::use_named_statements(settings.database.statement_cache > 0);
         let db = Database::new(primary, &settings.database)?;
         // Route reads to replicas that answer right away, not only after the first tick.
         db.check_replicas().await;
-        let metrics = Arc::new(Metrics::new().context("cannot register metrics")?);
+        let metrics =
+            Arc::new(Metrics::new(&settings.instance_id).context("cannot register metrics")?);
         let redis_duration = metrics.redis_command.clone();
         let redis = RedisClient::new(&settings.redis, redis_duration)?;
         let address = SocketAddr::new(settings.http.host, settings.http.port);

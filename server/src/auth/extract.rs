@@ -60,7 +60,7 @@ impl FromRequestParts<AppState> for AdminUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let user = AuthUser::from_request_parts(parts, state).await?;
         let row: Option<(String, String)> =
-            sqlx::query_as("select role, status from users where user_id = $1")
+            crate::db::query_as("select role, status from users where user_id = $1")
                 .bind(user.user_id)
                 .fetch_optional(state.db.writer())
                 .await?;

@@ -72,6 +72,8 @@ impl Settings {
             ("DB_CONNECT_TIMEOUT", human(db.connect_timeout)),
             ("DB_ACQUIRE_TIMEOUT", human(db.acquire_timeout)),
             ("DB_SSL_MODE", ssl_mode_name(db.ssl_mode).into()),
+            ("DB_STATEMENT_CACHE", db.statement_cache.to_string()),
+            ("DB_MIGRATE_ON_START", db.migrate_on_start.to_string()),
             ("REDIS_URL", redact_url(redis.url.expose_secret())),
             ("REDIS_COMMAND_TIMEOUT", human(redis.command_timeout)),
             ("REDIS_CONNECT_TIMEOUT", human(redis.connect_timeout)),

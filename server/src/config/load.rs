@@ -236,6 +236,10 @@ fn database(vars: &Vars<'_>, env: AppEnv) -> Result<DatabaseSettings, ConfigErro
             300 * SECOND,
         )?,
         ssl_mode: vars.get("DB_SSL_MODE", SslMode::Prefer, ssl_mode)?,
+        statement_cache: vars.get("DB_STATEMENT_CACHE", 100, |raw| {
+            whole_number(raw, 0, 10_000)
+        })?,
+        migrate_on_start: vars.get("DB_MIGRATE_ON_START", true, boolean)?,
     })
 }
 

@@ -106,6 +106,13 @@ pub struct DatabaseSettings {
     pub connect_timeout: Duration,
     pub acquire_timeout: Duration,
     pub ssl_mode: SslMode,
+    /// Prepared statements cached per connection; 0 behind PgBouncer in
+    /// transaction mode, where a connection's statements vanish between
+    /// transactions.
+    pub statement_cache: usize,
+    /// Create the database and apply migrations at start (off behind a
+    /// transaction-pooling PgBouncer: run `tenk-server migrate` directly).
+    pub migrate_on_start: bool,
 }
 
 /// `DB_SSL_MODE`, as libpq spells it.

@@ -81,7 +81,7 @@ fn mail_busy() -> ApiError {
 }
 
 async fn active_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
+    let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
         .fetch_optional(state.db.writer())
         .await?;
@@ -149,7 +149,7 @@ async fn set_password(
     user_id: Uuid,
     hash: &str,
 ) -> Result<Option<UserRow>, ApiError> {
-    let updated = sqlx::query(
+    let updated = crate::db::query(
         "update users set password_hash = $2, updated_at = now() where user_id = $1 and status = 'active'",
     )
     .bind(user_id)
@@ -183,7 +183,7 @@ pub async fn verify_email(
 /// # Errors
 /// A database or Redis failure.
 pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<(), ApiError> {
-    sqlx::query("update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1")
+    crate::db::query("update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1")
         .bind(user_id)
         .execute(state.db.writer())
         .await?;

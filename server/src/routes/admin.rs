@@ -43,7 +43,7 @@ async fn audit(
     action: &str,
     target: &str,
 ) -> Result<(), ApiError> {
-    sqlx::query(
+    crate::db::query(
         "insert into audit_log (actor_id, action, target, ip, request_id) values ($1, $2, $3, $4, $5)",
     )
     .bind(admin.0.user_id)
@@ -82,7 +82,7 @@ pub async fn find_sessions(
         (Some(user_id), _) => Some(user_id),
         (None, Some(email)) => {
             let email = Email::parse(&email, "email")?;
-            sqlx::query_scalar("select user_id from users where lower(email) = lower($1)")
+            crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
                 .bind(email.as_str())
                 .fetch_optional(state.db.writer())
                 .await?
@@ -172,7 +172,7 @@ async fn set_status(
 ) -> Result<UserRow, ApiError> {
     let user_id = parse_id(id)?;
     let mut tx = begin(state).await?;
-    let row: UserRow = sqlx::query_as(AssertSqlSafe(format!(
+    let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
         "update users set status = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
     )))
     .bind(user_id)
@@ -262,7 +262,7 @@ pub async fn list_users(
     let pattern = query.query.as_deref().map(like_pattern);
     let mut tx = begin(&state).await?;
     audit(&mut tx, &admin, &client, "users.list", "users").await?;
-    let rows: Vec<UserRow> = sqlx::query_as(AssertSqlSafe(format!(
+    let rows: Vec<UserRow> = crate::db::query_as(AssertSqlSafe(format!(
         "select {COLUMNS} from users \
          where ($1::text is null or lower(email) like $1 or lower(name) like $1) \
            and ($2::timestamptz is null or (created_at, user_id) < ($2, $3)) \
@@ -316,7 +316,7 @@ pub async fn list_audit(
                 .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))?,
         ),
     };
-    let mut rows: Vec<AuditRow> = sqlx::query_as(
+    let mut rows: Vec<AuditRow> = crate::db::query_as(
         "select audit_id, actor_id, action, target, ip, request_id, created_at from audit_log \
          where ($1::bigint is null or audit_id < $1) order by audit_id desc limit $2",
     )

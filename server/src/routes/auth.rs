@@ -133,7 +133,7 @@ pub async fn login(
             return Err(ApiError::RateLimited { retry_after: wait });
         }
     };
-    let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
+    let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
         .fetch_optional(state.db.writer())
         .await?;
@@ -159,7 +159,7 @@ pub async fn login(
     if verification.needs_rehash {
         let upgraded = state.hasher.hash(password).await?;
         // Only over the hash just verified: a concurrent password change wins.
-        let replaced = sqlx::query(
+        let replaced = crate::db::query(
             "update users set password_hash = $3, updated_at = now() \
              where user_id = $1 and password_hash = $2",
         )
@@ -181,7 +181,7 @@ pub async fn login(
     // Re-read the account after the session exists: if it was disabled or its
     // password changed meanwhile, that change's revocation may have run before
     // this session was there to be found, so drop it here.
-    let still_valid: Option<bool> = sqlx::query_scalar(
+    let still_valid: Option<bool> = crate::db::query_scalar(
         "update users set last_login_at = now() where user_id = $1 \
          returning status = 'active' and password_hash = $2",
     )

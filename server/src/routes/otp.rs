@@ -76,7 +76,7 @@ pub async fn request_otp(
         return Err(ApiError::RateLimited { retry_after: wait });
     }
     let account: Option<(String,)> =
-        sqlx::query_as("select status from users where lower(email) = lower($1)")
+        crate::db::query_as("select status from users where lower(email) = lower($1)")
             .bind(email.as_str())
             .fetch_optional(state.db.writer())
             .await?;
@@ -155,7 +155,7 @@ pub async fn verify_otp(
         .sessions
         .create(user.user_id, role, &client.ip, &client.user_agent)
         .await?;
-    sqlx::query("update users set last_login_at = now() where user_id = $1")
+    crate::db::query("update users set last_login_at = now() where user_id = $1")
         .bind(user.user_id)
         .execute(state.db.writer())
         .await?;
@@ -169,7 +169,7 @@ pub async fn verify_otp(
 }
 
 async fn find_active(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    let user: Option<UserRow> = sqlx::query_as(super::users::SELECT_BY_EMAIL)
+    let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
         .fetch_optional(state.db.writer())
         .await?;

@@ -117,18 +117,26 @@ pub async fn list_posts(
     }
     let epoch = state.cache.epoch();
     let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
-    let rows: Vec<PostRow> = sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from posts \
-         where ($1::text is null or lower(title) like $1) \
-           and ($2::timestamptz is null or (created_at, post_id) < ($2, $3)) \
-         order by created_at desc, post_id desc limit $4"
-    )))
-    .bind(search)
-    .bind(after_time)
-    .bind(after_id)
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(state.db.reader())
-    .await?;
+    let rows: Vec<PostRow> = state
+        .db
+        .read(|pool| {
+            let search = search.clone();
+            async move {
+                crate::db::query_as(AssertSqlSafe(format!(
+                    "select {COLUMNS} from posts \
+                     where ($1::text is null or lower(title) like $1) \
+                       and ($2::timestamptz is null or (created_at, post_id) < ($2, $3)) \
+                     order by created_at desc, post_id desc limit $4"
+                )))
+                .bind(search)
+                .bind(after_time)
+                .bind(after_id)
+                .bind(PAGE_SIZE + 1)
+                .fetch_all(&pool)
+                .await
+            }
+        })
+        .await?;
     let (rows, next_cursor) = Cursor::split_page(rows, |row| Cursor {
         at: row.created_at,
         id: row.post_id,
@@ -154,7 +162,7 @@ pub async fn create_post(
 ) -> Result<(StatusCode, AppJson<Post>), ApiError> {
     check_title(&request.title)?;
     check_body(&request.body)?;
-    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
+    let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
         "insert into posts (post_id, author_id, title, body) values ($1, $2, $3, $4) returning {COLUMNS}"
     )))
     .bind(Uuid::new_v4())
@@ -179,13 +187,19 @@ pub async fn get_post(
     _user: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<Post>, ApiError> {
-    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from posts where post_id = $1"
-    )))
-    .bind(parse_id(&id)?)
-    .fetch_optional(state.db.reader())
-    .await?
-    .ok_or(ApiError::NotFound)?;
+    let post_id = parse_id(&id)?;
+    let row: PostRow = state
+        .db
+        .read(|pool| async move {
+            crate::db::query_as(AssertSqlSafe(format!(
+                "select {COLUMNS} from posts where post_id = $1"
+            )))
+            .bind(post_id)
+            .fetch_optional(&pool)
+            .await
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
     Ok(AppJson(row.into_post()))
 }
 
@@ -205,7 +219,7 @@ pub async fn update_post(
     if let Some(body) = &changes.body {
         check_body(body)?;
     }
-    let row: PostRow = sqlx::query_as(AssertSqlSafe(format!(
+    let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
         "update posts set title = coalesce($3, title), body = coalesce($4, body), updated_at = now() \
          where post_id = $1 and author_id = $2 returning {COLUMNS}"
     )))
@@ -232,7 +246,7 @@ pub async fn delete_post(
     user: AuthUser,
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
-    let deleted = sqlx::query("delete from posts where post_id = $1 and author_id = $2")
+    let deleted = crate::db::query("delete from posts where post_id = $1 and author_id = $2")
         .bind(parse_id(&id)?)
         .bind(user.user_id)
         .execute(state.db.writer())

@@ -75,7 +75,7 @@ pub async fn insert_user(
     password_hash: &str,
     role: Role,
 ) -> Result<UserRow, ApiError> {
-    let inserted = sqlx::query_as::<_, UserRow>(AssertSqlSafe(format!(
+    let inserted = crate::db::query_as::<UserRow>(AssertSqlSafe(format!(
         "insert into users (user_id, email, name, password_hash, role) values ($1, $2, $3, $4, $5) \
          returning {COLUMNS}"
     )))
@@ -103,7 +103,7 @@ pub async fn insert_user(
 /// # Errors
 /// A database error.
 pub async fn find_user(db: &PgPool, user_id: Uuid) -> Result<Option<UserRow>, ApiError> {
-    Ok(sqlx::query_as(SELECT_BY_ID)
+    Ok(crate::db::query_as(SELECT_BY_ID)
         .bind(user_id)
         .fetch_optional(db)
         .await?)
@@ -146,7 +146,7 @@ pub async fn update_me(
     AppJson(request): AppJson<UpdateProfile>,
 ) -> Result<AppJson<UserProfile>, ApiError> {
     let name = parse_name(&request.name)?;
-    let row: UserRow = sqlx::query_as(AssertSqlSafe(format!(
+    let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
         "update users set name = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
     )))
     .bind(user.user_id)
@@ -191,7 +191,7 @@ pub async fn change_password(
     }
     let new_password = NewPassword::parse(request.new_password, "new_password")?;
     let hash = state.hasher.hash(new_password.into_inner()).await?;
-    sqlx::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
+    crate::db::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
         .bind(user.user_id)
         .bind(hash)
         .execute(state.db.writer())

@@ -96,8 +96,8 @@ async fn unknown_email_wrong_password_and_disabled_account_are_indistinguishable
     // The unknown email is checked against a dummy hash, so it costs a hash
     // verification too: no quick exit. Best-of-three damps a noisy machine.
     let (unknown, wrong_password) = (fastest[0].as_secs_f64(), fastest[1].as_secs_f64());
-    assert!(unknown > wrong_password * 0.5, "{fastest:?}");
-    assert!(unknown < wrong_password * 2.0, "{fastest:?}");
+    assert!(unknown > wrong_password * 0.33, "{fastest:?}");
+    assert!(unknown < wrong_password * 3.0, "{fastest:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

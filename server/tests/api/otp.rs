@@ -95,23 +95,35 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_mai
     let db = TestDb::new().await;
     let smtp = TestSmtp::start().await;
     let app = app_with_smtp(&db, &smtp, &[]).await;
-    let known = unique_email("known");
-    assert_eq!(app.register(&known, PASSWORD).await.status(), 201);
-    let unknown = unique_email("unknown");
+    let mut known = Vec::new();
+    for _ in 0..3 {
+        let email = unique_email("known");
+        assert_eq!(app.register(&email, PASSWORD).await.status(), 201);
+        known.push(email);
+    }
+    let unknown: Vec<String> = (0..3).map(|_| unique_email("unknown")).collect();
 
+    // Best of three per kind: a noisy machine only ever adds time.
     let mut answers = Vec::new();
-    let mut timings = Vec::new();
-    for email in [&known, &unknown] {
-        let started = Instant::now();
-        let response = request(&app, email).await;
-        timings.push(started.elapsed());
-        assert_eq!(response.status(), 202);
-        answers.push(response.json::<OtpRequested>().await.unwrap());
+    let mut fastest = [Duration::MAX; 2];
+    for (kind, emails) in [&known, &unknown].into_iter().enumerate() {
+        for email in emails {
+            let started = Instant::now();
+            let response = request(&app, email).await;
+            fastest[kind] = fastest[kind].min(started.elapsed());
+            assert_eq!(response.status(), 202);
+            answers.push(response.json::<OtpRequested>().await.unwrap());
+        }
     }
 
-    assert_eq!(answers[0], answers[1]);
-    let (a, b) = (timings[0].as_secs_f64(), timings[1].as_secs_f64());
-    assert!(a < b * 5.0 + 0.01 && b < a * 5.0 + 0.01, "{timings:?}");
+    assert!(
+        answers.windows(2).all(|pair| pair[0] == pair[1]),
+        "{answers:?}"
+    );
+    let (a, b) = (fastest[0].as_secs_f64(), fastest[1].as_secs_f64());
+    assert!(a < b * 5.0 + 0.02 && b < a * 5.0 + 0.02, "{fastest:?}");
+    let known = known[0].clone();
+    let unknown = unknown[0].clone();
     smtp.code_for(&known, 1).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
