@@ -64,7 +64,7 @@ fn link(state: &AppState, path: &str, token: &str) -> Option<String> {
 
 /// Queues a mail; a full queue is 503, for known and unknown addresses alike
 /// (the caller checks `has_room` before looking the address up).
-fn queue(state: &AppState, to: &str, mail: &Mail) -> Result<(), ApiError> {
+pub fn queue(state: &AppState, to: &str, mail: &Mail) -> Result<(), ApiError> {
     match state.mailer.send(to, mail) {
         Ok(()) => Ok(()),
         Err(MailError::QueueFull) => Err(mail_busy()),
@@ -72,12 +72,29 @@ fn queue(state: &AppState, to: &str, mail: &Mail) -> Result<(), ApiError> {
     }
 }
 
-fn mail_busy() -> ApiError {
+pub fn mail_busy() -> ApiError {
     ApiError::Unavailable {
         code: "mail_queue_full",
         detail: "too many messages are waiting to be sent, try again shortly",
         retry_after: std::time::Duration::from_secs(5),
     }
+}
+
+/// The checks every route that mails something makes first, alike for
+/// known and unknown addresses: room in the mail queue (503), then the
+/// per-address limit for `purpose` (429). `Some` is the answer to send.
+///
+/// # Errors
+/// The mail queue is full.
+pub async fn admit_mail_request(
+    state: &AppState,
+    purpose: &str,
+    email: &Email,
+) -> Result<Option<Response>, ApiError> {
+    if !state.mailer.has_room() {
+        return Err(mail_busy());
+    }
+    Ok(per_address(state, purpose, email.as_str()).await.err())
 }
 
 async fn active_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
@@ -96,10 +113,7 @@ pub async fn forgot_password(
     AppJson(request): AppJson<EmailOnly>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&request.email, "email")?;
-    if !state.mailer.has_room() {
-        return Err(mail_busy());
-    }
-    if let Err(refused) = per_address(&state, "reset", email.as_str()).await {
+    if let Some(refused) = admit_mail_request(&state, "reset", &email).await? {
         return Ok(refused);
     }
     if let Some(user) = active_user(&state, &email).await? {
@@ -205,10 +219,7 @@ pub async fn resend_verification(
     AppJson(request): AppJson<EmailOnly>,
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&request.email, "email")?;
-    if !state.mailer.has_room() {
-        return Err(mail_busy());
-    }
-    if let Err(refused) = per_address(&state, "verify", email.as_str()).await {
+    if let Some(refused) = admit_mail_request(&state, "verify", &email).await? {
         return Ok(refused);
     }
     if let Some(user) = active_user(&state, &email).await?

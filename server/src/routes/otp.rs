@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::account::{admit_mail_request, queue};
 use super::auth::token_response;
 use super::users::{UserRow, insert_user};
 use crate::auth::extract::ClientInfo;
@@ -20,8 +21,7 @@ use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::AppJson;
-use crate::mail::{Mail, MailError};
-use crate::rate_limit::layer::per_address;
+use crate::mail::Mail;
 use crate::state::AppState;
 
 /// Stored for accounts created by a code: no password verifies against it.
@@ -46,14 +46,6 @@ pub struct OtpVerify {
     pub code: String,
 }
 
-fn busy() -> ApiError {
-    ApiError::Unavailable {
-        code: "mail_queue_full",
-        detail: "too many codes are waiting to be sent, try again shortly",
-        retry_after: std::time::Duration::from_secs(5),
-    }
-}
-
 /// Mails a sign-in code if the address has an account (or sign-up by code
 /// is on). The answer is the same either way.
 #[utoipa::path(post, path = "/api/auth/otp/request", tag = "auth", request_body = OtpRequest,
@@ -66,10 +58,7 @@ pub async fn request_otp(
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&request.email, "email")?;
     // Checked for every address, so a full queue reveals nothing either.
-    if !state.mailer.has_room() {
-        return Err(busy());
-    }
-    if let Err(refused) = per_address(&state, "otp", email.as_str()).await {
+    if let Some(refused) = admit_mail_request(&state, "otp", &email).await? {
         return Ok(refused);
     }
     if let Resend::Wait(wait) = state.otp.claim_resend(&state.redis, email.as_str()).await? {
@@ -88,11 +77,7 @@ pub async fn request_otp(
     };
     if deliver {
         let mail = Mail::otp(&code, state.otp.settings().ttl);
-        match state.mailer.send(email.as_str(), &mail) {
-            Ok(()) => {}
-            Err(MailError::QueueFull) => return Err(busy()),
-            Err(MailError::Build(cause)) => return Err(ApiError::Internal(anyhow::anyhow!(cause))),
-        }
+        queue(&state, email.as_str(), &mail)?;
     }
     tracing::info!(email = %email.masked(), "one-time code requested");
     let ttl = state.otp.settings().ttl.as_secs();
