@@ -12,7 +12,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
 status=0
-for test in nginx_test pgbouncer_test replica_test; do
+for test in nginx_test pgbouncer_test replica_test redis_test; do
   printf '\n-- %s\n' "$test"
   PYTHONDONTWRITEBYTECODE=1 python3 "$here/$test.py" || status=1
 done

@@ -51,7 +51,7 @@ impl Application {
         let metrics =
             Arc::new(Metrics::new(&settings.instance_id).context("cannot register metrics")?);
         let redis_duration = metrics.redis_command.clone();
-        let redis = RedisClient::new(&settings.redis, redis_duration)?;
+        let redis = RedisClient::new(&settings.redis, redis_duration).await?;
         let address = SocketAddr::new(settings.http.host, settings.http.port);
         let listener = TcpListener::bind(address)
             .await
@@ -68,6 +68,7 @@ impl Application {
         let jwt = Arc::new(JwtKeys::new(&settings.auth).context("cannot use JWT_SECRET")?);
         let mut background: Vec<_> = db.spawn_replica_monitor().into_iter().collect();
         background.push(cache.spawn_listener(redis.clone()));
+        background.extend(redis.spawn_watchers());
         let rate_limiter = Arc::new(RateLimiter::new(
             settings.rate_limit.clone(),
             redis.clone(),

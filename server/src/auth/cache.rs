@@ -252,7 +252,7 @@ impl AppCache {
     }
 
     async fn listen(&self, redis: &RedisClient, channel: &str) -> redis::RedisResult<()> {
-        let mut pubsub = redis.client().get_async_pubsub().await?;
+        let mut pubsub = redis.pubsub_client().get_async_pubsub().await?;
         pubsub.subscribe(channel).await?;
         self.set_subscribed(true);
         let mut messages = pubsub.on_message();

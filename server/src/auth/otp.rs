@@ -30,6 +30,13 @@ end
 return hash
 ";
 
+/// Replaces the code of an address: its hash, no attempts yet, a lifetime.
+const STORE: &str = r"
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'h', ARGV[1], 'a', 0)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+";
+
 /// Deletes the code only if it is still the one matched: 1 for the one winner.
 const CONSUME: &str = r"
 if redis.call('HGET', KEYS[1], 'h') == ARGV[1] then
@@ -41,6 +48,7 @@ return 0
 
 pub struct OtpService {
     settings: OtpSettings,
+    store: Script,
     spend: Script,
     consume: Script,
 }
@@ -65,6 +73,7 @@ impl OtpService {
     pub fn new(settings: OtpSettings) -> Self {
         Self {
             settings,
+            store: Script::new(STORE),
             spend: Script::new(SPEND_ATTEMPT),
             consume: Script::new(CONSUME),
         }
@@ -154,18 +163,11 @@ impl OtpService {
         let key = redis.keys().otp(&address_key(email));
         let ttl = u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX);
         let mut connection = redis.connection();
-        redis::pipe()
-            .atomic()
-            .del(&key)
-            .ignore()
-            .hset_multiple(
-                &key,
-                &[("h", self.keyed_hash(email, code)), ("a", "0".to_string())],
-            )
-            .ignore()
-            .pexpire(&key, i64::try_from(ttl).unwrap_or(i64::MAX))
-            .ignore()
-            .query_async(&mut connection)
+        self.store
+            .key(&key)
+            .arg(self.keyed_hash(email, code))
+            .arg(ttl)
+            .invoke_async(&mut connection)
             .await
     }
 

@@ -62,14 +62,12 @@ local now = tonumber(ARGV[1])
 local ends = tonumber(f[3])
 if ends <= now then
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', KEYS[2], ARGV[3])
   return false
 end
 local idle_until = math.min(now + tonumber(ARGV[2]), ends)
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], idle_until)
-redis.call('ZADD', KEYS[2], idle_until, ARGV[3])
-return {f[1], f[2], f[3]}
+return {f[1], f[2], f[3], tostring(idle_until)}
 ";
 
 /// Rotates a refresh token atomically: the current hash is swapped for the
@@ -85,12 +83,10 @@ if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then return -1 end
 return 0
 ";
 
-/// Deletes a session and its index entries; returns its user id, or nil.
+/// Deletes a session; returns its user id, or nil when it was gone.
 const REVOKE: &str = r"
 local uid = redis.call('HGET', KEYS[1], 'uid')
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if uid then redis.call('SREM', ARGV[2] .. uid, ARGV[1]) end
 return uid
 ";
 
@@ -159,11 +155,16 @@ impl SessionStore {
         let ends = now + millis(self.ttl);
         let idle_until = (now + millis(self.idle)).min(ends);
         let user_agent: String = user_agent.chars().take(256).collect();
-        let mut connection = self.redis.connection();
-        redis::pipe()
+        // Three keys in three hash slots: one pipeline per key, so the same
+        // code runs on a single Redis and on a Redis Cluster.
+        let session_key = keys.session(&id);
+        let index_key = keys.user_sessions(&user_id);
+        let expiry_key = keys.sessions_by_expiry();
+        let mut session = redis::pipe();
+        session
             .atomic()
             .hset_multiple(
-                keys.session(&id),
+                &session_key,
                 &[
                     ("uid", user_id.to_string()),
                     ("role", role.as_str().to_string()),
@@ -177,32 +178,49 @@ impl SessionStore {
             )
             .ignore()
             .cmd("PEXPIREAT")
-            .arg(keys.session(&id))
+            .arg(&session_key)
             .arg(idle_until)
-            .ignore()
-            .sadd(keys.user_sessions(&user_id), &id)
+            .ignore();
+        let mut index = redis::pipe();
+        index
+            .atomic()
+            .sadd(&index_key, &id)
             .ignore()
             // The index lives as long as its longest session: NX sets a first
             // expiry, GT only ever extends it.
             .cmd("PEXPIREAT")
-            .arg(keys.user_sessions(&user_id))
+            .arg(&index_key)
             .arg(ends)
             .arg("NX")
             .ignore()
             .cmd("PEXPIREAT")
-            .arg(keys.user_sessions(&user_id))
+            .arg(&index_key)
             .arg(ends)
             .arg("GT")
-            .ignore()
-            .zadd(keys.sessions_by_expiry(), &id, idle_until)
+            .ignore();
+        let mut expiry = redis::pipe();
+        expiry
+            .atomic()
+            .zadd(&expiry_key, &id, idle_until)
             .ignore()
             .cmd("ZREMRANGEBYSCORE")
-            .arg(keys.sessions_by_expiry())
+            .arg(&expiry_key)
             .arg("-inf")
             .arg(now)
-            .ignore()
-            .query_async::<()>(&mut connection)
-            .await?;
+            .ignore();
+        let (mut a, mut b, mut c) = (
+            self.redis.connection(),
+            self.redis.connection(),
+            self.redis.connection(),
+        );
+        let (first, second, third) = tokio::join!(
+            session.query_async::<()>(&mut a),
+            index.query_async::<()>(&mut b),
+            expiry.query_async::<()>(&mut c),
+        );
+        first?;
+        second?;
+        third?;
         self.metrics.sessions_created.inc();
         Ok(IssuedSession {
             refresh_token: format!("{id}.{secret}"),
@@ -252,18 +270,32 @@ impl SessionStore {
     async fn touch(&self, id: &str) -> redis::RedisResult<Option<(Uuid, Role, i64)>> {
         let keys = self.redis.keys();
         let mut connection = self.redis.connection();
-        let fields: Option<(String, String, String)> = self
+        let fields: Option<(String, String, String, String)> = self
             .touch
             .key(keys.session(id))
-            .key(keys.sessions_by_expiry())
             .arg(now_ms())
             .arg(millis(self.idle))
-            .arg(id)
             .invoke_async(&mut connection)
             .await?;
-        Ok(fields.and_then(|(uid, role, ends)| {
+        let Some((uid, role, ends, idle_until)) = fields else {
+            // Gone or ended: it no longer counts as active.
+            let _: () = redis::cmd("ZREM")
+                .arg(keys.sessions_by_expiry())
+                .arg(id)
+                .query_async(&mut connection)
+                .await?;
+            return Ok(None);
+        };
+        // The count of active sessions follows the sliding idle deadline.
+        let _: () = redis::cmd("ZADD")
+            .arg(keys.sessions_by_expiry())
+            .arg(&idle_until)
+            .arg(id)
+            .query_async(&mut connection)
+            .await?;
+        Ok((|| {
             Some((uid.parse().ok()?, Role::parse(&role)?, ends.parse().ok()?))
-        }))
+        })())
     }
 
     /// Presents a refresh token (`{session}.{secret}`).
@@ -327,14 +359,23 @@ impl SessionStore {
             return Ok(Vec::new());
         }
         let keys = self.redis.keys();
-        let mut pipe = redis::pipe();
-        for id in ids {
-            pipe.cmd("HMGET")
-                .arg(keys.session(id))
-                .arg(&["uid", "role", "created", "seen", "exp", "ip", "ua"]);
-        }
-        let mut connection = self.redis.connection();
-        let rows: Vec<Vec<Option<String>>> = pipe.query_async(&mut connection).await?;
+        // One HMGET per session, concurrently on the multiplexed connection:
+        // sessions live in different hash slots on a cluster.
+        let reads = ids.iter().map(|id| {
+            let mut connection = self.redis.connection();
+            let key = keys.session(id);
+            async move {
+                redis::cmd("HMGET")
+                    .arg(key)
+                    .arg(&["uid", "role", "created", "seen", "exp", "ip", "ua"])
+                    .query_async::<Vec<Option<String>>>(&mut connection)
+                    .await
+            }
+        });
+        let rows: Vec<Vec<Option<String>>> = futures_util::future::join_all(reads)
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
         let now = now_ms();
         Ok(ids
             .iter()
@@ -387,11 +428,22 @@ impl SessionStore {
         let owner: Option<String> = self
             .revoke
             .key(keys.session(id))
-            .key(keys.sessions_by_expiry())
-            .arg(id)
-            .arg(format!("{}user_sessions:", keys.prefix()))
             .invoke_async(&mut connection)
             .await?;
+        // The session is gone; its index entries are tidied apart (each key
+        // in its own hash slot, for Redis Cluster).
+        let _: () = redis::cmd("ZREM")
+            .arg(keys.sessions_by_expiry())
+            .arg(id)
+            .query_async(&mut connection)
+            .await?;
+        if let Some(uid) = owner.as_deref().and_then(|uid| uid.parse::<Uuid>().ok()) {
+            let _: () = redis::cmd("SREM")
+                .arg(keys.user_sessions(&uid))
+                .arg(id)
+                .query_async(&mut connection)
+                .await?;
+        }
         self.cache.forget_session(id);
         if owner.is_some() {
             self.metrics.revoked(reason, 1);

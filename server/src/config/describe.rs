@@ -80,6 +80,7 @@ impl Settings {
             ("REDIS_KEEPALIVE", human(redis.keepalive)),
             ("REDIS_KEY_PREFIX", redis.key_prefix.clone()),
             ("ENABLE_AUTO_PIPELINING", redis.auto_pipelining.to_string()),
+            ("REDIS_MODE", redis.topology.name().into()),
             (
                 "LOG_FORMAT",
                 match self.log.format {

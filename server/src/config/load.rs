@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::postgres::PgConnectOptions;
 
+use super::RedisTopology;
 use super::parse::{boolean, byte_size, duration, networks, policy, whole_number};
 use super::{
     AppEnv, AuthSettings, CacheSettings, ConfigError, CorsOrigins, CorsSettings, DEV_JWT_SECRET,
@@ -314,6 +315,7 @@ fn redis(vars: &Vars<'_>) -> Result<RedisSettings, ConfigError> {
         keepalive: vars.duration("REDIS_KEEPALIVE", 30 * SECOND, SECOND, 3600 * SECOND)?,
         key_prefix,
         auto_pipelining: vars.get("ENABLE_AUTO_PIPELINING", true, boolean)?,
+        topology: redis_topology(vars)?,
     })
 }
 
@@ -633,4 +635,74 @@ fn cors(vars: &Vars<'_>) -> Result<CorsSettings, ConfigError> {
             86_400 * SECOND,
         )?,
     })
+}
+
+fn redis_topology(vars: &Vars<'_>) -> Result<RedisTopology, ConfigError> {
+    let list = |raw: &str| -> Vec<String> {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    match (
+        vars.raw("REDIS_CLUSTER_NODES"),
+        vars.raw("REDIS_SENTINELS"),
+        vars.raw("REDIS_SENTINEL_MASTER"),
+    ) {
+        (None, None, None) => Ok(RedisTopology::Single),
+        (Some(raw), None, None) => {
+            let nodes: Vec<String> = list(&raw)
+                .into_iter()
+                .map(|node| {
+                    if node.contains("://") {
+                        node
+                    } else {
+                        format!("redis://{node}")
+                    }
+                })
+                .collect();
+            let expected = "redis:// URLs or host:port of cluster nodes, comma-separated";
+            if nodes.is_empty()
+                || nodes
+                    .iter()
+                    .any(|n| redis::IntoConnectionInfo::into_connection_info(n.as_str()).is_err())
+            {
+                return Err(invalid(
+                    "REDIS_CLUSTER_NODES",
+                    &super::redact_url(&raw),
+                    expected,
+                ));
+            }
+            Ok(RedisTopology::Cluster { nodes })
+        }
+        (None, Some(raw), Some(master)) => {
+            let sentinels = list(&raw);
+            let valid = |s: &String| {
+                s.rsplit_once(':')
+                    .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+            };
+            if sentinels.is_empty() || !sentinels.iter().all(valid) {
+                return Err(invalid(
+                    "REDIS_SENTINELS",
+                    &raw,
+                    "host:port of sentinels, comma-separated",
+                ));
+            }
+            Ok(RedisTopology::Sentinel { sentinels, master })
+        }
+        (None, Some(_), None) => Err(missing(
+            "REDIS_SENTINEL_MASTER",
+            "the monitored master's name with REDIS_SENTINELS",
+        )),
+        (None, None, Some(_)) => Err(missing(
+            "REDIS_SENTINELS",
+            "host:port of sentinels with REDIS_SENTINEL_MASTER",
+        )),
+        (Some(_), _, _) => Err(invalid(
+            "REDIS_CLUSTER_NODES",
+            "<set>",
+            "either REDIS_CLUSTER_NODES or REDIS_SENTINELS, not both",
+        )),
+    }
 }

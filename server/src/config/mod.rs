@@ -137,6 +137,33 @@ pub struct RedisSettings {
     /// The seed's `ENABLE_AUTO_PIPELINING`: the multiplexed connection always
     /// pipelines concurrent commands; `false` caps it at one in flight.
     pub auto_pipelining: bool,
+    pub topology: RedisTopology,
+}
+
+/// Where Redis lives: one server (`REDIS_URL`), a primary found through
+/// Sentinel, or a Redis Cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisTopology {
+    Single,
+    /// `REDIS_SENTINELS` (host:port list) and `REDIS_SENTINEL_MASTER`.
+    Sentinel {
+        sentinels: Vec<String>,
+        master: String,
+    },
+    /// `REDIS_CLUSTER_NODES` (redis:// URLs of some nodes).
+    Cluster {
+        nodes: Vec<String>,
+    },
+}
+
+impl RedisTopology {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Single => "single",
+            Self::Sentinel { .. } => "sentinel",
+            Self::Cluster { .. } => "cluster",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

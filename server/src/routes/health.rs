@@ -177,7 +177,7 @@ async fn redis_of(state: &AppState) -> RedisHealth {
         status: status_word(ping.up),
         up: ping.up,
         latency_ms: millis(ping.latency),
-        mode: "single".into(),
+        mode: state.redis.mode().into(),
         error: ping.error,
     }
 }
