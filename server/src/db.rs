@@ -18,12 +18,12 @@ use sqlx::{PgPool, Postgres, SqlSafeStr};
 
 use crate::config::{DatabaseSettings, SslMode};
 
-/// Whether queries use named (server-side cached) prepared statements.
-/// PgBouncer in transaction mode hands one client's transactions to many
-/// server connections, where named statements collide, so
-/// `DB_STATEMENT_CACHE=0` switches every query to unnamed statements. It is
-/// process-wide because statements are a property of the connection target,
-/// which one process shares (set once at start).
+/// Whether queries use named prepared statements. sqlx 0.9 never closes a
+/// named statement it does not cache, so with `DB_STATEMENT_CACHE=0` every
+/// query uses unnamed ones instead of leaking a statement per execution.
+/// Process-wide: it is a property of the connection target, which one
+/// process shares, set once at start. (Behind PgBouncer in transaction mode
+/// keep the cache on and use PgBouncer 1.21+ with `max_prepared_statements`.)
 static NAMED_STATEMENTS: AtomicBool = AtomicBool::new(true);
 
 /// Sets whether queries may use named prepared statements.
