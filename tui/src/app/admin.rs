@@ -1,0 +1,151 @@
+//! Answers of the admin API: a login opens the way (and runs the read it
+//! interrupted), a revocation says what ended and refreshes the list, and
+//! any 401 asks for a new login. Every failure is shown with its reason.
+
+use super::{AdminAuth, App, Overlay, StatusKind};
+use crate::admin_error::AdminError;
+use crate::command::{Command, Revocation, SessionQuery};
+use crate::event::AdminEvent;
+
+use super::sessions::short_id;
+
+pub fn on_admin_event(app: &mut App, event: AdminEvent) -> Option<Command> {
+    match event {
+        AdminEvent::LoggedIn { email } => {
+            app.auth = AdminAuth::LoggedIn { who: email.clone() };
+            app.overlay = Overlay::None;
+            app.set_status(StatusKind::Success, format!("logged in as {email}"));
+            app.after_login.take()
+        }
+        AdminEvent::LoginFailed(error) => {
+            if let Overlay::Login(form) = &mut app.overlay {
+                form.failed(error.to_string());
+            }
+            app.set_status(StatusKind::Error, error.to_string());
+            None
+        }
+        AdminEvent::CodeSent { email } => {
+            if let Overlay::Login(form) = &mut app.overlay {
+                form.code_sent(&email);
+            }
+            app.set_status(
+                StatusKind::Info,
+                format!("if {email} is an account, a code is on its way"),
+            );
+            None
+        }
+        AdminEvent::CodeFailed(error) => {
+            if let Overlay::Login(form) = &mut app.overlay {
+                form.failed(error.to_string());
+            }
+            app.set_status(StatusKind::Error, error.to_string());
+            None
+        }
+        AdminEvent::Sessions { query, result } => on_sessions(app, query, result),
+        AdminEvent::Revoked { what, result } => on_revoked(app, &what, result),
+        AdminEvent::Audit { result } => {
+            let cursor = app.audit.requested.take().flatten();
+            match result {
+                Ok(page) => {
+                    app.audit.items = page.items;
+                    app.audit.next_cursor = page.next_cursor;
+                    app.audit.cursor = cursor;
+                    app.audit.selected = 0;
+                    app.audit.loaded_at = Some(app.now);
+                    app.audit.error = None;
+                    None
+                }
+                Err(error) => {
+                    app.audit.error = Some(error.to_string());
+                    failed(
+                        app,
+                        "loading the audit log",
+                        error,
+                        Some(Command::LoadAudit {
+                            target: app.admin_target(),
+                            cursor,
+                        }),
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn on_sessions(
+    app: &mut App,
+    query: SessionQuery,
+    result: Result<Vec<contract::api::SessionSummary>, AdminError>,
+) -> Option<Command> {
+    match result {
+        Ok(sessions) => {
+            // The screen's title counts them; the status line keeps the
+            // result of the last action (a revocation refreshes the list).
+            app.sessions.loaded(&query, sessions, app.now);
+            None
+        }
+        Err(error) => {
+            app.sessions.loading = false;
+            app.sessions.error = Some(error.to_string());
+            let target = app.admin_target();
+            failed(
+                app,
+                "searching sessions",
+                error,
+                Some(Command::FindSessions { target, query }),
+            )
+        }
+    }
+}
+
+fn on_revoked(
+    app: &mut App,
+    what: &Revocation,
+    result: Result<u64, AdminError>,
+) -> Option<Command> {
+    let described = match what {
+        Revocation::Session { session_id, .. } => format!("session {}", short_id(session_id)),
+        Revocation::AllOfUser { user_id } => format!("every session of user {}", short_id(user_id)),
+    };
+    match result {
+        Ok(count) => {
+            let text = match what {
+                Revocation::Session { .. } => format!("revoked {described}"),
+                Revocation::AllOfUser { .. } => {
+                    let plural = if count == 1 { "" } else { "s" };
+                    format!("revoked {count} session{plural} ({described})")
+                }
+            };
+            app.set_status(StatusKind::Success, text);
+        }
+        Err(AdminError::NotFound(_)) => {
+            app.set_status(
+                StatusKind::Error,
+                format!("{described} was already gone (404)"),
+            );
+        }
+        Err(error) => return failed(app, &format!("revoking {described}"), error, None),
+    }
+    // The list shows what is left.
+    let query = app.sessions.query.clone()?;
+    Some(app.find_sessions(query))
+}
+
+/// Shows a failed call; a 401 also logs out and asks for a login, after
+/// which `retry` (a read, never a revocation) runs again.
+fn failed(
+    app: &mut App,
+    doing: &str,
+    error: AdminError,
+    retry: Option<Command>,
+) -> Option<Command> {
+    app.set_status(StatusKind::Error, format!("{doing} failed: {error}"));
+    if error == AdminError::Unauthorized {
+        app.auth = AdminAuth::LoggedOut;
+        app.after_login = retry;
+        app.open_login(Some(
+            "401: the admin session ended or was revoked; log in again".into(),
+        ));
+    }
+    None
+}

@@ -1,0 +1,253 @@
+//! The cockpit's state and its one entry point, [`App::update`]: an event
+//! in, the state changed, at most one [`Command`] out. No IO happens here,
+//! so every behaviour is a plain `#[test]`.
+
+pub mod admin;
+pub mod alerts;
+pub mod audit;
+pub mod keys;
+pub mod login;
+pub mod sessions;
+pub mod target;
+
+use std::time::{Duration, SystemTime};
+
+pub use alerts::{AlertBoard, AlertRow};
+pub use audit::AuditScreen;
+pub use login::{LoginField, LoginForm, LoginMode};
+pub use sessions::{Confirm, SessionsScreen};
+pub use target::{Status, Target};
+
+use crate::command::Command;
+use crate::event::Event;
+use crate::numbers::{self, Reading};
+use crate::thresholds::Threshold;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Overview,
+    Alerts,
+    Sessions,
+    Audit,
+}
+
+impl Screen {
+    pub const ALL: [Self; 4] = [Self::Overview, Self::Alerts, Self::Sessions, Self::Audit];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Overview => "Overview",
+            Self::Alerts => "Alerts",
+            Self::Sessions => "Sessions",
+            Self::Audit => "Audit",
+        }
+    }
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// What covers the screen, if anything. One at a time.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Confirm(Confirm),
+    Login(LoginForm),
+}
+
+/// Whether admin calls have a token to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminAuth {
+    LoggedOut,
+    /// `who`: the email logged in with, or where the token came from.
+    LoggedIn {
+        who: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    Success,
+    Error,
+}
+
+/// The message line at the bottom: the result of the last action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusLine {
+    pub text: String,
+    pub kind: StatusKind,
+}
+
+/// Settings the state machine needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    pub targets: Vec<String>,
+    pub interval: Duration,
+    pub read_only: bool,
+    /// An admin token came from the environment (`TENK_ADMIN_TOKEN`).
+    pub admin_token_from_env: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub config: AppConfig,
+    pub screen: Screen,
+    pub overlay: Overlay,
+    pub targets: Vec<Target>,
+    pub alerts: AlertBoard,
+    pub overview_selected: usize,
+    pub alerts_selected: usize,
+    pub sessions: SessionsScreen,
+    pub audit: AuditScreen,
+    pub auth: AdminAuth,
+    pub status: Option<StatusLine>,
+    /// The read to run again once logged in (the one a 401 interrupted).
+    pub after_login: Option<Command>,
+    pub now: SystemTime,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(config: AppConfig, thresholds: Vec<Threshold>, now: SystemTime) -> Self {
+        let alerts = AlertBoard::new(thresholds);
+        let keep = alerts.longest_window() + config.interval * 2;
+        let targets = config
+            .targets
+            .iter()
+            .map(|url| Target::new(url, keep))
+            .collect();
+        let auth = if config.admin_token_from_env {
+            AdminAuth::LoggedIn {
+                who: "TENK_ADMIN_TOKEN".into(),
+            }
+        } else {
+            AdminAuth::LoggedOut
+        };
+        Self {
+            config,
+            screen: Screen::Overview,
+            overlay: Overlay::None,
+            targets,
+            alerts,
+            overview_selected: 0,
+            alerts_selected: 0,
+            sessions: SessionsScreen::default(),
+            audit: AuditScreen::default(),
+            auth,
+            status: None,
+            after_login: None,
+            now,
+            quit: false,
+        }
+    }
+
+    /// Applies one event; returns what to do outside, if anything.
+    pub fn update(&mut self, event: Event) -> Option<Command> {
+        match event {
+            Event::Key(key) => keys::on_key(self, key),
+            Event::Resize => None,
+            Event::Tick(now) => {
+                self.now = now;
+                self.alerts.evaluate(&self.targets, now);
+                None
+            }
+            Event::Scraped { target, result } => {
+                let target = self.targets.get_mut(target)?;
+                match result {
+                    Ok(scrape) => target.on_scrape(*scrape),
+                    Err(failure) => target.on_failure(failure),
+                }
+                None
+            }
+            Event::Admin(event) => admin::on_admin_event(self, event),
+        }
+    }
+
+    /// Where admin calls go: the first instance that answers (sessions and
+    /// the audit log are shared by all), else the first one.
+    pub fn admin_target(&self) -> usize {
+        self.targets
+            .iter()
+            .position(Target::is_answering)
+            .unwrap_or(0)
+    }
+
+    /// The total over the instances that answer, from their latest intervals.
+    pub fn total(&self) -> Reading {
+        let readings: Vec<Reading> = self
+            .targets
+            .iter()
+            .filter(|t| t.is_answering())
+            .filter_map(Target::latest)
+            .collect();
+        numbers::total(&readings)
+    }
+
+    /// Requests per second summed over instances, newest last (the total's sparkline).
+    pub fn total_history(&self) -> Vec<f64> {
+        let longest = self
+            .targets
+            .iter()
+            .map(|t| t.history_rps.len())
+            .max()
+            .unwrap_or(0);
+        (0..longest)
+            .map(|age| {
+                self.targets
+                    .iter()
+                    .filter_map(|t| t.history_rps.iter().rev().nth(longest - 1 - age))
+                    .sum()
+            })
+            .collect()
+    }
+
+    pub fn logged_in(&self) -> bool {
+        matches!(self.auth, AdminAuth::LoggedIn { .. })
+    }
+
+    fn set_status(&mut self, kind: StatusKind, text: impl Into<String>) {
+        self.status = Some(StatusLine {
+            text: text.into(),
+            kind,
+        });
+    }
+
+    fn switch_to(&mut self, screen: Screen) -> Option<Command> {
+        self.screen = screen;
+        if screen == Screen::Audit && self.logged_in() && !self.audit.loading() {
+            return Some(self.load_audit(None));
+        }
+        None
+    }
+
+    fn cycle_screen(&mut self, forward: bool) -> Option<Command> {
+        let count = Screen::ALL.len();
+        let index = self.screen.index();
+        let next = if forward {
+            (index + 1) % count
+        } else {
+            (index + count - 1) % count
+        };
+        self.switch_to(Screen::ALL[next])
+    }
+
+    fn load_audit(&mut self, cursor: Option<String>) -> Command {
+        self.audit.requested = Some(cursor.clone());
+        Command::LoadAudit {
+            target: self.admin_target(),
+            cursor,
+        }
+    }
+
+    fn open_login(&mut self, error: Option<String>) {
+        if !matches!(self.overlay, Overlay::Login(_)) {
+            self.overlay = Overlay::Login(LoginForm::new(error));
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

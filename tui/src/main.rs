@@ -1,0 +1,78 @@
+//! `tenk-tui`: parse the command line, open the log file, then either the
+//! interactive cockpit or one headless report (`--once`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tenk_tui::cli::{Cli, Settings};
+use tenk_tui::{headless, logging, runtime};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = match Settings::new(cli, env) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("tenk-tui: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let log = logging::log_path(settings.cli.log_file.as_deref(), env);
+    if let Err(error) = logging::init(&log) {
+        eprintln!("tenk-tui: {error:#}");
+        return ExitCode::from(1);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tenk-tui: starting the runtime: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    if settings.cli.once {
+        return runtime.block_on(once(&settings));
+    }
+    match runtime.block_on(runtime::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "cockpit failed");
+            eprintln!("tenk-tui: {error:#} (log: {})", log.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--once`: 0 when all is well, 2 when an alert is pending or firing or an
+/// instance does not answer, 1 when the run itself failed.
+async fn once(settings: &Settings) -> ExitCode {
+    let report = match headless::run_once(settings).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("tenk-tui: {error:#}");
+            return ExitCode::from(1);
+        }
+    };
+    let text = if settings.cli.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(json) => json + "\n",
+            Err(error) => {
+                eprintln!("tenk-tui: {error}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        report.to_text()
+    };
+    // A closed pipe (`| head`) is not worth a panic.
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if report.needs_attention() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,168 @@
+//! The admin client against a live server: it logs in, finds a user's
+//! sessions, revokes one (and that user's next request gets 401), revokes
+//! all, and reports 401 / 403 / wrong credentials as such.
+
+use std::time::Duration;
+
+use tenk_tui::admin_client::AdminClient;
+use tenk_tui::admin_error::AdminError;
+use tenk_tui::command::{Credential, Revocation, SessionQuery};
+use tenk_tui::secret::Secret;
+
+use crate::server::{PASSWORD, TestServer};
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
+}
+
+fn admin_client(server: &TestServer, token: Option<Secret>) -> AdminClient {
+    AdminClient::new(
+        http(),
+        vec![server.url.clone()],
+        token,
+        Duration::from_secs(10),
+    )
+}
+
+#[tokio::test]
+async fn the_admin_client_revokes_a_session_and_that_users_next_request_gets_401() {
+    // Arrange
+    let server = TestServer::start();
+    let admin_email = server.create_admin();
+    let (user_email, user_id) = server.register_user(&http()).await;
+    let phone = server.login(&http(), &user_email, "phone/1.0").await;
+    let laptop = server.login(&http(), &user_email, "laptop/2.0").await;
+    let admin = admin_client(&server, None);
+    admin
+        .login(
+            0,
+            &admin_email,
+            &Credential::Password(Secret::new(PASSWORD)),
+        )
+        .await
+        .expect("admin logs in");
+    // Act: find the user's sessions by email, revoke the phone's.
+    let sessions = admin
+        .find_sessions(0, &SessionQuery::Email(user_email.clone()))
+        .await
+        .unwrap();
+    let phone_session = sessions
+        .iter()
+        .find(|s| s.id == phone.session.id)
+        .expect("the phone session is listed");
+    assert_eq!(phone_session.user_agent, "phone/1.0");
+    assert_eq!(phone_session.user_id, user_id);
+    let revoked = admin
+        .revoke(
+            0,
+            &Revocation::Session {
+                session_id: phone.session.id.clone(),
+                user_id: user_id.clone(),
+            },
+        )
+        .await;
+    // Assert
+    assert_eq!(revoked, Ok(1));
+    assert_eq!(server.me_status(&http(), &phone.access_token).await, 401);
+    assert_eq!(server.me_status(&http(), &laptop.access_token).await, 200);
+    let left = admin
+        .find_sessions(0, &SessionQuery::UserId(user_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        left.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        vec![laptop.session.id.as_str()]
+    );
+    // Revoking it again: already gone.
+    let again = admin
+        .revoke(
+            0,
+            &Revocation::Session {
+                session_id: phone.session.id.clone(),
+                user_id: user_id.clone(),
+            },
+        )
+        .await;
+    assert!(matches!(again, Err(AdminError::NotFound(_))), "{again:?}");
+    // Revoke all: the laptop's ends too.
+    let all = admin
+        .revoke(
+            0,
+            &Revocation::AllOfUser {
+                user_id: user_id.clone(),
+            },
+        )
+        .await;
+    assert_eq!(all, Ok(1));
+    assert_eq!(server.me_status(&http(), &laptop.access_token).await, 401);
+    // Every action is in the audit log, newest first.
+    let audit = admin.audit(0, None).await.unwrap();
+    let actions: Vec<&str> = audit.items.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions[0], "user.sessions.revoke");
+    assert!(actions.contains(&"session.revoke"));
+}
+
+#[tokio::test]
+async fn refusals_say_why_401_403_and_wrong_credentials() {
+    let server = TestServer::start();
+    let (user_email, _) = server.register_user(&http()).await;
+    // No token at all: 401 without asking the server.
+    let anonymous = admin_client(&server, None);
+    let query = SessionQuery::Email(user_email.clone());
+    assert_eq!(
+        anonymous.find_sessions(0, &query).await,
+        Err(AdminError::Unauthorized)
+    );
+    // A token the server does not accept: 401 from the server.
+    let forged = admin_client(&server, Some(Secret::new("not-a-jwt")));
+    assert_eq!(
+        forged.find_sessions(0, &query).await,
+        Err(AdminError::Unauthorized)
+    );
+    // A wrong password.
+    let wrong = anonymous
+        .login(
+            0,
+            &user_email,
+            &Credential::Password(Secret::new("wrong password 1")),
+        )
+        .await;
+    assert_eq!(wrong, Err(AdminError::BadCredentials));
+    // A user that is not an admin: 403.
+    let user = admin_client(&server, None);
+    user.login(0, &user_email, &Credential::Password(Secret::new(PASSWORD)))
+        .await
+        .unwrap();
+    assert_eq!(
+        user.find_sessions(0, &query).await,
+        Err(AdminError::Forbidden)
+    );
+    assert_eq!(user.audit(0, None).await, Err(AdminError::Forbidden));
+}
+
+#[tokio::test]
+async fn an_admin_logs_in_with_a_one_time_code() {
+    let server = TestServer::start();
+    let admin_email = server.create_admin();
+    let (user_email, _) = server.register_user(&http()).await;
+    let client = admin_client(&server, None);
+    assert_eq!(client.request_code(0, &admin_email).await, Ok(()));
+    let code = server.mailed_code(&admin_email);
+    // A wrong code is refused like a wrong password (and spends one try).
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let refused = client
+        .login(0, &admin_email, &Credential::Code(Secret::new(wrong)))
+        .await;
+    assert_eq!(refused, Err(AdminError::BadCredentials));
+    client
+        .login(0, &admin_email, &Credential::Code(Secret::new(code)))
+        .await
+        .expect("the mailed code logs in");
+    let sessions = client
+        .find_sessions(0, &SessionQuery::Email(user_email))
+        .await;
+    assert_eq!(sessions, Ok(Vec::new()), "logged in as admin");
+}
