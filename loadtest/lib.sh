@@ -9,7 +9,7 @@
 #   RATE_LIMIT_ENABLED=false              every request comes from 127.0.0.1
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tenk-target-loadtest}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tenk-target}"
 profile="${PROFILE:-release}"
 run_id="$$"
 database="tenk_loadtest_${run_id}"

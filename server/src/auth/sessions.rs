@@ -267,6 +267,37 @@ impl SessionStore {
             .observe(elapsed);
     }
 
+    /// Moves a session in the active-session count (a sorted set in another
+    /// hash slot than the session) off the request path: the count may lag a
+    /// touch by a round trip; the request does not wait for it.
+    fn update_count(&self, id: &str, until_ms: Option<String>) {
+        let mut connection = self.redis.connection();
+        let key = self.redis.keys().sessions_by_expiry();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let outcome = match until_ms {
+                Some(until) => {
+                    redis::cmd("ZADD")
+                        .arg(key)
+                        .arg(until)
+                        .arg(id)
+                        .query_async::<()>(&mut connection)
+                        .await
+                }
+                None => {
+                    redis::cmd("ZREM")
+                        .arg(key)
+                        .arg(id)
+                        .query_async::<()>(&mut connection)
+                        .await
+                }
+            };
+            if let Err(error) = outcome {
+                tracing::debug!(error = %error, "active-session count not updated");
+            }
+        });
+    }
+
     async fn touch(&self, id: &str) -> redis::RedisResult<Option<(Uuid, Role, i64)>> {
         let keys = self.redis.keys();
         let mut connection = self.redis.connection();
@@ -279,20 +310,11 @@ impl SessionStore {
             .await?;
         let Some((uid, role, ends, idle_until)) = fields else {
             // Gone or ended: it no longer counts as active.
-            let _: () = redis::cmd("ZREM")
-                .arg(keys.sessions_by_expiry())
-                .arg(id)
-                .query_async(&mut connection)
-                .await?;
+            self.update_count(id, None);
             return Ok(None);
         };
         // The count of active sessions follows the sliding idle deadline.
-        let _: () = redis::cmd("ZADD")
-            .arg(keys.sessions_by_expiry())
-            .arg(&idle_until)
-            .arg(id)
-            .query_async(&mut connection)
-            .await?;
+        self.update_count(id, Some(idle_until));
         Ok((|| {
             Some((uid.parse().ok()?, Role::parse(&role)?, ends.parse().ok()?))
         })())
