@@ -356,10 +356,10 @@ pub async fn track(
     metrics.http_in_flight.inc();
     let response = next.run(request).await;
     metrics.http_in_flight.dec();
-    let status = response.status().as_u16().to_string();
+    let status = response.status();
     metrics
         .http_duration
-        .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+        .with_label_values(&[method, route.as_str(), status.as_str()])
         .observe(started.elapsed().as_secs_f64());
     if response.extensions().get::<PoolTimedOut>().is_some() {
         metrics
@@ -372,22 +372,18 @@ pub async fn track(
 
 /// Standard methods by name; anything else (clients may invent methods) as
 /// `other`, so the label stays bounded.
-fn method_label(method: &axum::http::Method) -> String {
+fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
-    const KNOWN: &[Method] = &[
-        Method::GET,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::HEAD,
-        Method::OPTIONS,
-        Method::CONNECT,
-        Method::TRACE,
-    ];
-    if KNOWN.contains(method) {
-        method.as_str().to_string()
-    } else {
-        "other".to_string()
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
