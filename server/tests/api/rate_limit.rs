@@ -115,9 +115,10 @@ async fn no_double_burst_at_a_window_edge() {
 
     assert_eq!(first, 10);
     // A fixed window starting between the two bursts would admit 10 again;
-    // GCRA has earned back only what one second is worth (5, plus timing slack).
-    assert!(second <= 6, "second burst admitted {second}");
-    assert!(second >= 4, "second burst admitted {second}");
+    // GCRA has earned back only what one second is worth (5, give or take
+    // the time the bursts themselves take on a busy machine).
+    assert!(second <= 7, "second burst admitted {second}");
+    assert!(second >= 3, "second burst admitted {second}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
