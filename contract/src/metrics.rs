@@ -4,6 +4,7 @@
 
 pub const HTTP_REQUEST_DURATION: &str = "http_server_request_duration_seconds";
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "http_server_requests_in_flight";
+pub const HTTP_REQUESTS_SHED: &str = "tenk_http_requests_shed_total";
 pub const SESSIONS_ACTIVE: &str = "tenk_sessions_active";
 pub const SESSIONS_CREATED: &str = "tenk_sessions_created_total";
 pub const SESSIONS_REVOKED: &str = "tenk_sessions_revoked_total";
@@ -31,6 +32,7 @@ pub const BUILD_INFO: &str = "tenk_build_info";
 pub const ALL: &[&str] = &[
     HTTP_REQUEST_DURATION,
     HTTP_REQUESTS_IN_FLIGHT,
+    HTTP_REQUESTS_SHED,
     SESSIONS_ACTIVE,
     SESSIONS_CREATED,
     SESSIONS_REVOKED,

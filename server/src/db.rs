@@ -248,6 +248,9 @@ pub fn pool_options(settings: &DatabaseSettings) -> PgPoolOptions {
         .min_connections(settings.pool_min)
         .idle_timeout(settings.idle_timeout)
         .acquire_timeout(settings.acquire_timeout)
+        // No ping before every acquire (a round trip per query): a broken
+        // connection fails its query, is closed, and the pool opens another.
+        .test_before_acquire(false)
 }
 
 /// Parses a URL and applies `DB_SSL_MODE` unless the URL sets `sslmode` itself.

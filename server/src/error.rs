@@ -208,6 +208,40 @@ impl From<redis::RedisError> for ApiError {
 }
 
 impl ApiError {
+    /// The same answer for another request that shared this failed load (a
+    /// coalesced cache miss): the error itself is not `Clone` (its internal
+    /// cause is an `anyhow::Error`), so an internal cause is carried as text.
+    pub fn for_another_waiter(&self) -> Self {
+        match self {
+            Self::Unauthorized => Self::Unauthorized,
+            Self::Forbidden => Self::Forbidden,
+            Self::EmailNotVerified => Self::EmailNotVerified,
+            Self::NotFound => Self::NotFound,
+            Self::MethodNotAllowed => Self::MethodNotAllowed,
+            Self::BadRequest { code, detail } => Self::BadRequest {
+                code,
+                detail: detail.clone(),
+            },
+            Self::Conflict { code, detail } => Self::Conflict { code, detail },
+            Self::Validation(errors) => Self::Validation(errors.clone()),
+            Self::PayloadTooLarge => Self::PayloadTooLarge,
+            Self::UnsupportedMediaType => Self::UnsupportedMediaType,
+            Self::RateLimited { retry_after } => Self::RateLimited {
+                retry_after: *retry_after,
+            },
+            Self::Unavailable {
+                code,
+                detail,
+                retry_after,
+            } => Self::Unavailable {
+                code,
+                detail,
+                retry_after: *retry_after,
+            },
+            Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
     /// Redis could not be reached in time; sessions and limits cannot be checked.
     pub fn redis_unavailable() -> Self {
         Self::Unavailable {

@@ -12,7 +12,7 @@ use sentry::ClientInitGuard;
 use sentry::protocol::Event;
 
 use crate::config::Settings;
-use crate::http::{access_log, request_id};
+use crate::http::request_id;
 
 /// Starts reporting when `SENTRY_DSN` is set; keep the guard alive while
 /// serving (dropping it flushes pending events).
@@ -44,7 +44,7 @@ fn scrub_event(mut event: Event<'static>) -> Event<'static> {
     if let Some(id) = request_id::current() {
         event.tags.insert("request_id".into(), id);
     }
-    if let Some(route) = access_log::current_route() {
+    if let Some(route) = request_id::current_route() {
         event.tags.insert("route".into(), route);
     }
     event.request = None;

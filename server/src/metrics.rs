@@ -6,19 +6,17 @@
 //! Gauges that describe the outside world (pools, dependencies, sessions,
 //! process) are read when `/metrics` is scraped, not on the request path.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{Method, StatusCode};
 use contract::metrics as names;
 use prometheus::{
     Counter, Encoder, Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::http::access_log::route_of;
 use crate::process;
 
 /// Request latency buckets: 0.5 ms to 10 s, with edges at the seed's 100 ms
@@ -40,6 +38,9 @@ pub struct Metrics {
     registry: Registry,
     pub http_duration: HistogramVec,
     pub http_in_flight: IntGauge,
+    pub http_shed: IntCounterVec,
+    /// The duration series of each known route, resolved once.
+    route_series: OnceLock<RouteSeries>,
     pub sessions_active: IntGauge,
     pub sessions_created: IntCounter,
     pub sessions_revoked: IntCounterVec,
@@ -93,6 +94,12 @@ impl Metrics {
                 names::HTTP_REQUESTS_IN_FLIGHT,
                 "HTTP requests being served",
             )?,
+            http_shed: counters(
+                names::HTTP_REQUESTS_SHED,
+                "Requests and connections refused at once with 503 because the instance was at its bound, by what was full",
+                &["bound"],
+            )?,
+            route_series: OnceLock::new(),
             sessions_active: IntGauge::new(
                 names::SESSIONS_ACTIVE,
                 "Live sessions across every instance",
@@ -196,6 +203,7 @@ impl Metrics {
         let collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
             Box::new(self.http_duration.clone()),
             Box::new(self.http_in_flight.clone()),
+            Box::new(self.http_shed.clone()),
             Box::new(self.sessions_active.clone()),
             Box::new(self.sessions_created.clone()),
             Box::new(self.sessions_revoked.clone()),
@@ -237,6 +245,9 @@ impl Metrics {
     /// Creates the bounded label sets up front, so every series exists at
     /// zero before its first event and `rate()` sees the first one.
     fn preset(&self) -> prometheus::Result<()> {
+        for bound in [SHED_IN_FLIGHT, SHED_CONNECTIONS] {
+            self.http_shed.with_label_values(&[bound]);
+        }
         for tier in TIERS {
             self.rate_limit_rejected.with_label_values(&[tier]);
             self.rate_limit_fallback.with_label_values(&[tier]);
@@ -343,37 +354,82 @@ impl RevokeReason {
     }
 }
 
-/// Counts and times every request; the route label is the matched template.
-pub async fn track(
-    State(state): State<crate::state::AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let metrics = &state.metrics;
-    let started = Instant::now();
-    let method = method_label(request.method());
-    let route = route_of(&request);
-    metrics.http_in_flight.inc();
-    let response = next.run(request).await;
-    metrics.http_in_flight.dec();
-    let status = response.status();
-    metrics
-        .http_duration
-        .with_label_values(&[method, route.as_str(), status.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    if response.extensions().get::<PoolTimedOut>().is_some() {
-        metrics
-            .db_pool_timeouts
-            .with_label_values(&[state.db.exhausted_pool()])
-            .inc();
+impl Metrics {
+    /// Resolves the duration series of these route templates once, so
+    /// recording a request hashes no labels. Later calls are ignored.
+    pub fn set_routes<'a>(&self, routes: impl IntoIterator<Item = &'a str>) {
+        let mut index = HashMap::new();
+        for route in routes {
+            let next = index.len();
+            index.entry(Box::from(route)).or_insert(next);
+        }
+        let slots = (0..index.len() * METHODS.len() * STATUSES.len())
+            .map(|_| OnceLock::new())
+            .collect();
+        let _ = self.route_series.set(RouteSeries { index, slots });
     }
-    response
+
+    /// Counts and times one request; `route` is its matched template.
+    pub fn observe_request(
+        &self,
+        method: &Method,
+        route: &str,
+        status: StatusCode,
+        took: Duration,
+    ) {
+        let seconds = took.as_secs_f64();
+        let method = method_label(method);
+        let series = self.route_series.get().and_then(|series| {
+            let slot = series.slot(method, route, status)?;
+            Some(slot.get_or_init(|| {
+                self.http_duration
+                    .with_label_values(&[method, route, status.as_str()])
+            }))
+        });
+        match series {
+            Some(histogram) => histogram.observe(seconds),
+            None => self
+                .http_duration
+                .with_label_values(&[method, route, status.as_str()])
+                .observe(seconds),
+        }
+    }
+}
+
+/// The `bound` label of `tenk_http_requests_shed_total`.
+pub const SHED_IN_FLIGHT: &str = "in_flight";
+pub const SHED_CONNECTIONS: &str = "connections";
+
+const METHODS: [&str; 10] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE", "other",
+];
+/// Statuses with a pre-resolved slot; others take the labelled lookup.
+const STATUSES: [u16; 22] = [
+    200, 201, 202, 204, 301, 302, 304, 400, 401, 403, 404, 405, 409, 410, 413, 414, 415, 422, 429,
+    500, 503, 504,
+];
+
+/// Histogram handles by (route, method, status), each resolved on first use.
+struct RouteSeries {
+    index: HashMap<Box<str>, usize>,
+    slots: Vec<OnceLock<Histogram>>,
+}
+
+impl RouteSeries {
+    fn slot(&self, method: &str, route: &str, status: StatusCode) -> Option<&OnceLock<Histogram>> {
+        let route = *self.index.get(route)?;
+        let method = METHODS.iter().position(|known| *known == method)?;
+        let status = STATUSES
+            .iter()
+            .position(|known| *known == status.as_u16())?;
+        self.slots
+            .get((route * METHODS.len() + method) * STATUSES.len() + status)
+    }
 }
 
 /// Standard methods by name; anything else (clients may invent methods) as
 /// `other`, so the label stays bounded.
-fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
+fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

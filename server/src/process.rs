@@ -94,6 +94,24 @@ pub fn cpu_cores() -> f64 {
     quota.map_or(visible, |cores| cores.min(visible))
 }
 
+/// The soft limit on open files (`ulimit -n`), from `/proc/self/limits`.
+pub fn max_open_files() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+/// Open connections allowed by default: the descriptor limit less room for
+/// pools, Redis, logs and the listener, at least 64.
+pub fn default_max_connections() -> usize {
+    let limit = max_open_files().unwrap_or(1024);
+    usize::try_from(limit.saturating_sub(256))
+        .unwrap_or(usize::MAX)
+        .clamp(64, 100_000)
+}
+
 fn read_number(path: &str) -> Option<u64> {
     fs::read_to_string(path).ok()?.trim().parse().ok()
 }

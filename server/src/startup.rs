@@ -9,7 +9,6 @@ use anyhow::Context;
 use axum::Router;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 
 use crate::auth::cache::AppCache;
 use crate::auth::jwt::JwtKeys;
@@ -18,13 +17,15 @@ use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::http::admission::Admission;
+use crate::http::serve::{ConnectionLimits, OpenConnections, serve};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimiter;
 use crate::rate_limit::login::LoginThrottle;
 use crate::redis_client::RedisClient;
 use crate::routes;
-use crate::state::{AppState, Lifecycle};
+use crate::state::{AppState, Lifecycle, Services};
 
 /// How long closing the pools may take once serving has stopped.
 const POOL_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -56,7 +57,7 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address} (HOST, PORT)"))?;
-        let cache = Arc::new(AppCache::new(&settings.cache, metrics.app_cache.clone()));
+        let cache = Arc::new(AppCache::new(&settings.cache, &metrics.app_cache));
         let sessions = SessionStore::new(
             redis.clone(),
             cache.clone(),
@@ -79,7 +80,9 @@ impl Application {
         let (mailer, mail_worker) = Mailer::start(&settings.mail, metrics.mail_failures.clone())?;
         background.push(mail_worker);
         let otp = Arc::new(OtpService::new(settings.otp.clone()));
-        let state = AppState {
+        let max_in_flight = settings.http.max_in_flight;
+        let hsts = crate::http::headers::hsts_value(settings.http.hsts_max_age);
+        let state = AppState::new(Services {
             settings: Arc::new(settings),
             db,
             redis,
@@ -93,7 +96,9 @@ impl Application {
             login_throttle,
             otp,
             mailer,
-        };
+            admission: Admission::new(max_in_flight),
+            hsts,
+        });
         let metrics_listener = match state.settings.metrics_addr {
             Some(address) => Some(
                 TcpListener::bind(address)
@@ -154,34 +159,34 @@ impl Application {
                 }
             }));
         }
-        let drain_started = Arc::new(Notify::new());
-        let signal = {
+        let http = &state.settings.http;
+        let limits = ConnectionLimits {
+            max_connections: http.max_connections,
+            header_timeout: http.header_timeout,
+        };
+        let drain_delay = http.drain_delay;
+        let stop = {
             let lifecycle = state.lifecycle.clone();
-            let drain_started = drain_started.clone();
             async move {
                 shutdown.await;
+                // Readiness fails first; requests are still served while
+                // load balancers notice, then the listener closes.
                 lifecycle.start_draining();
-                tracing::info!("shutting down: draining in-flight requests");
-                drain_started.notify_one();
+                tracing::info!(drain_delay = ?drain_delay, "shutting down: readiness now 503");
+                tokio::time::sleep(drain_delay).await;
+                tracing::info!("listener closed: draining in-flight requests");
             }
         };
-        let grace = state.settings.http.shutdown_timeout;
-        let server = axum::serve(
+        serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            router,
+            limits,
+            OpenConnections::default(),
+            state.metrics.clone(),
+            stop,
+            http.shutdown_timeout,
         )
-        .with_graceful_shutdown(signal);
-        let deadline = async move {
-            drain_started.notified().await;
-            tokio::time::sleep(grace).await;
-        };
-        let result = tokio::select! {
-            result = server => result,
-            () = deadline => {
-                tracing::warn!("SHUTDOWN_TIMEOUT reached: closing the remaining connections");
-                Ok(())
-            }
-        };
+        .await;
         for task in background {
             task.abort();
         }
@@ -194,6 +199,6 @@ impl Application {
             tracing::warn!("database pools did not close in time");
         }
         tracing::info!("stopped");
-        result
+        Ok(())
     }
 }

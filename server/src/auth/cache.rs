@@ -1,26 +1,34 @@
 //! The in-process app cache (`ENABLE_APP_CACHE`, `APP_CACHE_SIZE` entries per
-//! kind): session checks, profiles and post-list pages.
+//! kind): session checks, profiles and post-list pages. Profiles and pages
+//! are kept as the serialized JSON body, so a hit copies and encodes nothing.
 //!
 //! Entries are trusted only while this instance is subscribed to the events
 //! channel, through which every instance announces revocations and changes.
 //! When the subscription drops (Redis down), the cache empties and is
-//! bypassed until it is back, so a revocation can never be missed. An
-//! epoch counter keeps a lookup that raced with a revocation from caching
-//! what it read.
+//! bypassed until it is back, so a revocation can never be missed.
+//!
+//! Concurrent misses for one key share one load (one Redis or PostgreSQL
+//! call). Each kind has its own epoch, moved by every invalidation of that
+//! kind: a load that raced with one is returned but not kept, and a post
+//! write never stops sessions or profiles from being cached. Lifetimes are
+//! jittered, so entries cached in one burst do not all expire in one second.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use contract::api::{PostPage, UserProfile};
+use axum::body::Bytes;
 use futures_util::StreamExt;
-use moka::sync::Cache;
-use prometheus::IntCounterVec;
+use moka::Expiry;
+use moka::future::Cache;
+use prometheus::{IntCounter, IntCounterVec};
 use uuid::Uuid;
 
 use crate::config::CacheSettings;
 use crate::domain::role::Role;
+use crate::error::ApiError;
 use crate::redis_client::RedisClient;
 
 /// How long a session check is served from memory before Redis is asked
@@ -32,16 +40,10 @@ const POST_PAGE_FRESHNESS: Duration = Duration::from_secs(30);
 const POST_PAGE_BUDGET_BYTES: u64 = 64 * 1024 * 1024;
 /// Pages are not cached this soon after a change, while replicas catch up.
 const REPLICA_LAG_ALLOWANCE: Duration = Duration::from_secs(2);
+/// Each entry lives between this share of its freshness and all of it.
+const JITTER_FLOOR: f64 = 0.8;
 
-fn page_weight(key: &str, page: &PostPage) -> u32 {
-    let text: usize = page
-        .items
-        .iter()
-        .map(|post| post.title.len() + post.body.len() + 200)
-        .sum();
-    u32::try_from(key.len() + text).unwrap_or(u32::MAX)
-}
-
+/// A session check as cached: `None` for a session that is gone for good.
 #[derive(Debug, Clone, Copy)]
 pub struct CachedSession {
     pub user_id: Uuid,
@@ -58,21 +60,34 @@ pub enum Event {
 }
 
 impl Event {
-    fn encode(&self) -> String {
+    /// The wire form, tagged with the announcing instance so that it can
+    /// skip its own echo: `{origin}|s:{id}`, `{origin}|u:{id}`, `{origin}|p`.
+    fn encode(&self, origin: &str) -> String {
         match self {
-            Self::SessionRevoked(id) => format!("s:{id}"),
-            Self::ProfileChanged(id) => format!("u:{id}"),
-            Self::PostsChanged => "p".into(),
+            Self::SessionRevoked(id) => format!("{origin}|s:{id}"),
+            Self::ProfileChanged(id) => format!("{origin}|u:{id}"),
+            Self::PostsChanged => format!("{origin}|p"),
         }
     }
 
-    fn decode(text: &str) -> Option<Self> {
-        match text.split_once(':') {
-            Some(("s", id)) => Some(Self::SessionRevoked(id.to_string())),
-            Some(("u", id)) => id.parse().ok().map(Self::ProfileChanged),
-            _ if text == "p" => Some(Self::PostsChanged),
-            _ => None,
-        }
+    fn decode(text: &str) -> Option<(&str, Self)> {
+        let (origin, event) = text.split_once('|')?;
+        let event = match event.split_once(':') {
+            Some(("s", id)) => Self::SessionRevoked(id.to_string()),
+            Some(("u", id)) => Self::ProfileChanged(id.parse().ok()?),
+            None if event == "p" => Self::PostsChanged,
+            _ => return None,
+        };
+        Some((origin, event))
+    }
+}
+
+/// A lifetime of `freshness` less up to a fifth, drawn per entry.
+struct Jittered(Duration);
+
+impl<K, V> Expiry<K, V> for Jittered {
+    fn expire_after_create(&self, _: &K, _: &V, _: std::time::Instant) -> Option<Duration> {
+        Some(self.0.mul_f64(rand::random_range(JITTER_FLOOR..=1.0)))
     }
 }
 
@@ -83,137 +98,233 @@ where
 {
     Cache::builder()
         .max_capacity(size)
-        .time_to_live(freshness)
+        .expire_after(Jittered(freshness))
         .build()
+}
+
+/// Why a load was not kept.
+enum NotKept<V> {
+    /// An invalidation of its kind came while it ran: returned, not cached.
+    Raced(V),
+    Failed(ApiError),
+}
+
+/// One kind of entry with its own invalidation epoch.
+struct Kind<K, V> {
+    entries: Cache<K, V>,
+    epoch: AtomicU64,
+}
+
+impl<K, V> Kind<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    fn new(entries: Cache<K, V>) -> Self {
+        Self {
+            entries,
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn bump(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The entry, or `load`'s answer, shared by every concurrent miss of
+    /// `key`; kept unless its kind was invalidated meanwhile or `keep` says
+    /// no. The flag is true when the answer came from the cache.
+    async fn get_or_load(
+        &self,
+        key: K,
+        load: impl Future<Output = Result<V, ApiError>> + Send,
+        keep: impl Fn() -> bool + Send,
+    ) -> (Result<V, ApiError>, bool) {
+        let loaded = AtomicBool::new(false);
+        let shared = self
+            .entries
+            .try_get_with(key, async {
+                loaded.store(true, Ordering::Relaxed);
+                let epoch = self.epoch.load(Ordering::SeqCst);
+                match load.await {
+                    Ok(value) if keep() && self.epoch.load(Ordering::SeqCst) == epoch => Ok(value),
+                    Ok(value) => Err(NotKept::Raced(value)),
+                    Err(error) => Err(NotKept::Failed(error)),
+                }
+            })
+            .await;
+        let hit = !loaded.load(Ordering::Relaxed);
+        let outcome = shared.or_else(|not_kept| match not_kept.as_ref() {
+            NotKept::Raced(value) => Ok(value.clone()),
+            NotKept::Failed(error) => Err(error.for_another_waiter()),
+        });
+        (outcome, hit)
+    }
 }
 
 pub struct AppCache {
     enabled: bool,
     subscribed: AtomicBool,
-    epoch: AtomicU64,
-    sessions: Cache<String, CachedSession>,
-    profiles: Cache<Uuid, UserProfile>,
-    post_pages: Cache<String, Arc<PostPage>>,
+    /// Tags this instance's announcements, so its own echo is skipped.
+    origin: String,
+    sessions: Kind<String, Option<CachedSession>>,
+    profiles: Kind<Uuid, Bytes>,
+    post_pages: Kind<String, Bytes>,
     /// When posts last changed: pages read from replicas soon after may lag.
     posts_changed_at: Mutex<Option<Instant>>,
-    /// `tenk_app_cache_requests_total{result}`.
-    lookups: IntCounterVec,
+    hits: IntCounter,
+    misses: IntCounter,
 }
 
 impl AppCache {
-    pub fn new(settings: &CacheSettings, lookups: IntCounterVec) -> Self {
+    /// `lookups` is `tenk_app_cache_requests_total{result}`.
+    pub fn new(settings: &CacheSettings, lookups: &IntCounterVec) -> Self {
+        let post_pages = Cache::builder()
+            .max_capacity(POST_PAGE_BUDGET_BYTES)
+            .weigher(|key: &String, page: &Bytes| {
+                u32::try_from(key.len() + page.len()).unwrap_or(u32::MAX)
+            })
+            .expire_after(Jittered(POST_PAGE_FRESHNESS))
+            .build();
         Self {
-            lookups,
             enabled: settings.enabled,
             subscribed: AtomicBool::new(false),
-            epoch: AtomicU64::new(0),
-            sessions: bounded(settings.size, SESSION_FRESHNESS),
-            profiles: bounded(settings.size, PROFILE_FRESHNESS),
-            post_pages: Cache::builder()
-                .max_capacity(POST_PAGE_BUDGET_BYTES)
-                .weigher(|key: &String, page: &Arc<PostPage>| page_weight(key, page))
-                .time_to_live(POST_PAGE_FRESHNESS)
-                .build(),
+            origin: format!("{:016x}", rand::random::<u64>()),
+            sessions: Kind::new(bounded(settings.size, SESSION_FRESHNESS)),
+            profiles: Kind::new(bounded(settings.size, PROFILE_FRESHNESS)),
+            post_pages: Kind::new(post_pages),
             posts_changed_at: Mutex::new(None),
+            hits: lookups.with_label_values(&["hit"]),
+            misses: lookups.with_label_values(&["miss"]),
         }
     }
 
-    fn usable(&self) -> bool {
+    /// Whether entries are served: enabled and subscribed to invalidations.
+    pub fn is_usable(&self) -> bool {
         self.enabled && self.subscribed.load(Ordering::SeqCst)
     }
 
-    /// Looks `read` up when the cache is usable, counting the hit or miss.
-    fn lookup<T>(&self, read: impl FnOnce() -> Option<T>) -> Option<T> {
-        let found = if self.usable() { read() } else { None };
-        let result = if found.is_some() { "hit" } else { "miss" };
-        self.lookups.with_label_values(&[result]).inc();
-        found
-    }
-
-    /// Changes whenever an invalidation arrives or the subscription drops.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
-    }
-
-    pub fn session(&self, id: &str) -> Option<CachedSession> {
-        self.lookup(|| self.sessions.get(id))
-    }
-
-    /// Caches a session read at `epoch`, unless an invalidation came since.
-    pub fn remember_session(&self, id: &str, user_id: Uuid, role: Role, ends: i64, epoch: u64) {
-        if self.usable() && self.epoch() == epoch {
-            let entry = CachedSession {
-                user_id,
-                role,
-                expires_at_ms: ends,
-            };
-            self.sessions.insert(id.to_string(), entry);
+    fn count(&self, hit: bool) {
+        if hit {
+            self.hits.inc();
+        } else {
+            self.misses.inc();
         }
     }
 
-    pub fn forget_session(&self, id: &str) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.sessions.invalidate(id);
+    /// Looks `key` up in `kind` when the cache is usable, else just loads.
+    async fn lookup<K, V>(
+        &self,
+        kind: &Kind<K, V>,
+        key: K,
+        load: impl Future<Output = Result<V, ApiError>> + Send,
+        keep: impl Fn() -> bool + Send,
+    ) -> (Result<V, ApiError>, bool)
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let (outcome, hit) = if self.is_usable() {
+            kind.get_or_load(key, load, keep).await
+        } else {
+            (load.await, false)
+        };
+        self.count(hit);
+        (outcome, hit)
     }
 
-    pub fn profile(&self, user_id: Uuid) -> Option<UserProfile> {
-        self.lookup(|| self.profiles.get(&user_id))
+    /// A session check, from memory or through `load` (Redis). The flag is
+    /// true for a cache hit.
+    ///
+    /// # Errors
+    /// `load` failed.
+    pub async fn session(
+        &self,
+        id: &str,
+        load: impl Future<Output = Result<Option<CachedSession>, ApiError>> + Send,
+    ) -> (Result<Option<CachedSession>, ApiError>, bool) {
+        self.lookup(&self.sessions, id.to_string(), load, || true)
+            .await
     }
 
-    pub fn remember_profile(&self, user_id: Uuid, profile: UserProfile, epoch: u64) {
-        if self.usable() && self.epoch() == epoch {
-            self.profiles.insert(user_id, profile);
-        }
+    pub async fn forget_session(&self, id: &str) {
+        self.sessions.bump();
+        self.sessions.entries.invalidate(id).await;
     }
 
-    pub fn post_page(&self, key: &str) -> Option<Arc<PostPage>> {
-        self.lookup(|| self.post_pages.get(key))
+    /// A profile body, from memory or through `load` (PostgreSQL).
+    ///
+    /// # Errors
+    /// `load` failed.
+    pub async fn profile(
+        &self,
+        user_id: Uuid,
+        load: impl Future<Output = Result<Bytes, ApiError>> + Send,
+    ) -> Result<Bytes, ApiError> {
+        self.lookup(&self.profiles, user_id, load, || true).await.0
     }
 
-    /// Caches a page read at `epoch`, unless posts changed since, or so
-    /// recently that a lagging replica may have served the old rows.
-    pub fn remember_post_page(&self, key: String, page: Arc<PostPage>, epoch: u64) {
-        let settled = self
-            .posts_changed_at
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_none_or(|at| at.elapsed() >= REPLICA_LAG_ALLOWANCE);
-        if settled && self.usable() && self.epoch() == epoch {
-            self.post_pages.insert(key, page);
-        }
+    /// A post-list page body, from memory or through `load`. A page read
+    /// soon after a change is served but not kept: a lagging replica may
+    /// have answered it.
+    ///
+    /// # Errors
+    /// `load` failed.
+    pub async fn post_page(
+        &self,
+        key: String,
+        load: impl Future<Output = Result<Bytes, ApiError>> + Send,
+    ) -> Result<Bytes, ApiError> {
+        let settled = || {
+            self.posts_changed_at
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_none_or(|at| at.elapsed() >= REPLICA_LAG_ALLOWANCE)
+        };
+        self.lookup(&self.post_pages, key, load, settled).await.0
     }
 
     /// Applies an event locally.
-    pub fn apply(&self, event: &Event) {
-        self.epoch.fetch_add(1, Ordering::SeqCst);
+    pub async fn apply(&self, event: &Event) {
         match event {
-            Event::SessionRevoked(id) => self.sessions.invalidate(id),
-            Event::ProfileChanged(id) => self.profiles.invalidate(id),
+            Event::SessionRevoked(id) => {
+                self.sessions.bump();
+                self.sessions.entries.invalidate(id).await;
+            }
+            Event::ProfileChanged(id) => {
+                self.profiles.bump();
+                self.profiles.entries.invalidate(id).await;
+            }
             Event::PostsChanged => {
                 *self
                     .posts_changed_at
                     .lock()
                     .unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-                self.post_pages.invalidate_all();
+                self.post_pages.bump();
+                self.post_pages.entries.invalidate_all();
             }
         }
     }
 
-    /// Applies an event here and announces it to every other instance.
-    ///
-    /// # Errors
-    /// Redis failed.
-    pub async fn announce(&self, redis: &RedisClient, event: &Event) -> redis::RedisResult<()> {
-        self.apply(event);
+    /// Applies an event here and announces it to every other instance. It
+    /// follows a change that is already saved, so it cannot fail the
+    /// request: if Redis refuses the message, the other instances' own
+    /// subscriptions are failing too, and a lost subscription empties their
+    /// caches; at worst an entry lives out its freshness.
+    pub async fn announce(&self, redis: &RedisClient, event: &Event) {
+        self.apply(event).await;
         let mut connection = redis.connection();
-        redis::cmd("PUBLISH")
+        let published = redis::cmd("PUBLISH")
             .arg(redis.keys().events_channel())
-            .arg(event.encode())
+            .arg(event.encode(&self.origin))
             .query_async::<()>(&mut connection)
-            .await
+            .await;
+        if let Err(error) = published {
+            tracing::warn!(error = %error, "cache invalidation not announced");
+        }
     }
 
-    /// Flips the subscription state. Either way the cache empties and the
+    /// Flips the subscription state. Either way the cache empties and every
     /// epoch moves: entries written while events could be missed must not
     /// survive into the next subscription. Going down, the flag flips first
     /// so nothing is served while clearing; coming up, it flips last.
@@ -221,10 +332,12 @@ impl AppCache {
         if !subscribed {
             self.subscribed.store(false, Ordering::SeqCst);
         }
-        self.epoch.fetch_add(1, Ordering::SeqCst);
-        self.sessions.invalidate_all();
-        self.profiles.invalidate_all();
-        self.post_pages.invalidate_all();
+        self.sessions.bump();
+        self.profiles.bump();
+        self.post_pages.bump();
+        self.sessions.entries.invalidate_all();
+        self.profiles.entries.invalidate_all();
+        self.post_pages.entries.invalidate_all();
         if subscribed {
             self.subscribed.store(true, Ordering::SeqCst);
         }
@@ -258,8 +371,11 @@ impl AppCache {
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let payload: String = message.get_payload()?;
-            if let Some(event) = Event::decode(&payload) {
-                self.apply(&event);
+            match Event::decode(&payload) {
+                // Applied already, when it was announced.
+                Some((origin, _)) if origin == self.origin => {}
+                Some((_, event)) => self.apply(&event).await,
+                None => tracing::debug!("unknown cache event ignored"),
             }
         }
         Err(redis::RedisError::from((
@@ -273,8 +389,26 @@ impl AppCache {
 mod tests {
     use super::*;
 
-    fn test_counter() -> IntCounterVec {
-        IntCounterVec::new(prometheus::Opts::new("lookups", "test"), &["result"]).unwrap()
+    fn test_cache() -> AppCache {
+        let lookups =
+            IntCounterVec::new(prometheus::Opts::new("lookups", "test"), &["result"]).unwrap();
+        let cache = AppCache::new(
+            &CacheSettings {
+                enabled: true,
+                size: 10,
+            },
+            &lookups,
+        );
+        cache.set_subscribed(true);
+        cache
+    }
+
+    fn live() -> Option<CachedSession> {
+        Some(CachedSession {
+            user_id: Uuid::nil(),
+            role: Role::User,
+            expires_at_ms: i64::MAX,
+        })
     }
 
     #[test]
@@ -284,41 +418,91 @@ mod tests {
             Event::ProfileChanged(Uuid::new_v4()),
             Event::PostsChanged,
         ] {
-            assert_eq!(Event::decode(&event.encode()), Some(event));
+            assert_eq!(Event::decode(&event.encode("me")), Some(("me", event)));
         }
-        assert_eq!(Event::decode("x:1"), None);
+        assert_eq!(Event::decode("me|x:1"), None);
+        assert_eq!(Event::decode("s:1"), None);
     }
 
-    #[test]
-    fn nothing_is_served_while_unsubscribed() {
-        let cache = AppCache::new(
-            &CacheSettings {
-                enabled: true,
-                size: 10,
-            },
-            test_counter(),
-        );
-        cache.set_subscribed(true);
-        let user = Uuid::new_v4();
-        cache.remember_session("s", user, Role::User, i64::MAX, cache.epoch());
-        assert!(cache.session("s").is_some());
+    #[tokio::test]
+    async fn nothing_is_served_while_unsubscribed() {
+        let cache = test_cache();
+        let (first, hit) = cache.session("s", async { Ok(live()) }).await;
+        assert!(first.unwrap().is_some() && !hit);
+        let (_, hit) = cache.session("s", async { Ok(None) }).await;
+        assert!(hit);
         cache.set_subscribed(false);
-        assert!(cache.session("s").is_none());
+        let (gone, hit) = cache.session("s", async { Ok(None) }).await;
+        assert!(gone.unwrap().is_none() && !hit);
     }
 
-    #[test]
-    fn a_read_that_raced_with_a_revocation_is_not_cached() {
-        let cache = AppCache::new(
-            &CacheSettings {
-                enabled: true,
-                size: 10,
-            },
-            test_counter(),
+    #[tokio::test]
+    async fn a_load_that_raced_with_a_revocation_is_returned_but_not_kept() {
+        let cache = test_cache();
+        let (read, _) = cache
+            .session("s", async {
+                cache.apply(&Event::SessionRevoked("other".into())).await;
+                Ok(live())
+            })
+            .await;
+        assert!(read.unwrap().is_some());
+        let (again, hit) = cache.session("s", async { Ok(None) }).await;
+        assert!(!hit);
+        assert!(again.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_post_write_leaves_sessions_and_profiles_cached() {
+        let cache = test_cache();
+        let user = Uuid::new_v4();
+        cache.session("s", async { Ok(live()) }).await.0.unwrap();
+        let body = Bytes::from_static(b"{}");
+        cache.profile(user, async { Ok(body) }).await.unwrap();
+        let page = cache
+            .post_page("k".into(), async { Ok(Bytes::from_static(b"[]")) })
+            .await
+            .unwrap();
+        assert_eq!(page, "[]");
+        cache.apply(&Event::PostsChanged).await;
+        let (_, hit) = cache.session("s", async { Ok(None) }).await;
+        assert!(hit, "a post write evicted a session");
+        let profile = cache
+            .profile(user, async { Ok(Bytes::from_static(b"reloaded")) })
+            .await
+            .unwrap();
+        assert_eq!(profile, "{}", "a post write evicted a profile");
+        let page = cache
+            .post_page("k".into(), async { Ok(Bytes::from_static(b"new")) })
+            .await
+            .unwrap();
+        assert_eq!(page, "new");
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_for_one_key_share_one_load() {
+        let cache = test_cache();
+        let loads = AtomicU64::new(0);
+        let (gate, _) = tokio::sync::watch::channel(false);
+        let lookups = (0..16).map(|_| {
+            let mut open = gate.subscribe();
+            let loads = &loads;
+            cache.session("s", async move {
+                loads.fetch_add(1, Ordering::SeqCst);
+                let _ = open.wait_for(|open| *open).await;
+                Ok(live())
+            })
+        });
+        let all = futures_util::future::join_all(lookups);
+        let opener = async {
+            tokio::task::yield_now().await;
+            let _ = gate.send(true);
+        };
+        let (results, ()) = tokio::join!(all, opener);
+        assert!(
+            results
+                .iter()
+                .all(|(result, _)| matches!(result, Ok(Some(_))))
         );
-        cache.set_subscribed(true);
-        let epoch = cache.epoch();
-        cache.apply(&Event::SessionRevoked("s".into()));
-        cache.remember_session("s", Uuid::new_v4(), Role::User, i64::MAX, epoch);
-        assert!(cache.session("s").is_none());
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
     }
 }

@@ -111,7 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
         let request_id = parts
             .extensions
             .get::<RequestId>()
-            .map(|id| id.0.clone())
+            .map(|id| id.as_str().to_string())
             .unwrap_or_default();
         Ok(Self {
             ip,

@@ -14,10 +14,11 @@ use redis::Script;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::cache::AppCache;
+use super::cache::{AppCache, CachedSession};
 use super::random_token;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
+use crate::error::ApiError;
 use crate::metrics::{Metrics, RevokeReason};
 use crate::redis_client::RedisClient;
 
@@ -54,19 +55,23 @@ pub enum Refresh {
 }
 
 /// Touches a live session: records `last_seen`, slides its idle deadline (never
-/// past its absolute end), and returns user, role and end; nil when gone.
+/// past its absolute end), and returns user, role, end and idle deadline; nil
+/// when gone. With a second key (the active-session index, when it shares a
+/// node with the session: not on a Redis Cluster) it moves the session there
+/// too, in the same round trip.
 const TOUCH: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'uid', 'role', 'exp')
-if not f[1] then return false end
 local now = tonumber(ARGV[1])
-local ends = tonumber(f[3])
-if ends <= now then
-  redis.call('DEL', KEYS[1])
+if not f[1] or tonumber(f[3]) <= now then
+  if f[1] then redis.call('DEL', KEYS[1]) end
+  if KEYS[2] then redis.call('ZREM', KEYS[2], ARGV[3]) end
   return false
 end
+local ends = tonumber(f[3])
 local idle_until = math.min(now + tonumber(ARGV[2]), ends)
 redis.call('HSET', KEYS[1], 'seen', ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], idle_until)
+if KEYS[2] then redis.call('ZADD', KEYS[2], idle_until, ARGV[3]) end
 return {f[1], f[2], f[3], tostring(idle_until)}
 ";
 
@@ -99,6 +104,8 @@ pub struct SessionStore {
     idle: Duration,
     touch: Arc<Script>,
     rotate: Arc<Script>,
+    lookup_hit: prometheus::Histogram,
+    lookup_miss: prometheus::Histogram,
     revoke: Arc<Script>,
 }
 
@@ -125,7 +132,11 @@ impl SessionStore {
         metrics: Arc<Metrics>,
         settings: &AuthSettings,
     ) -> Self {
+        let lookup_hit = metrics.session_lookup.with_label_values(&["hit"]);
+        let lookup_miss = metrics.session_lookup.with_label_values(&["miss"]);
         Self {
+            lookup_hit,
+            lookup_miss,
             redis,
             metrics,
             cache,
@@ -233,43 +244,36 @@ impl SessionStore {
 
     /// Checks that a session is live and belongs to `user_id`, from the cache
     /// when it holds a fresh entry, else from Redis (which also slides the
-    /// idle deadline). `Ok(None)`: gone, expired, or someone else's.
+    /// idle deadline); concurrent checks of one session make one Redis call.
+    /// `Ok(None)`: gone, expired, or someone else's.
     ///
     /// # Errors
     /// Redis failed: the caller must refuse the request.
-    pub async fn validate(&self, id: &str, user_id: Uuid) -> redis::RedisResult<Option<Role>> {
+    pub async fn validate(&self, id: &str, user_id: Uuid) -> Result<Option<Role>, ApiError> {
         let started = Instant::now();
-        if let Some(cached) = self.cache.session(id) {
-            self.observe_lookup("hit", started);
-            return Ok(
-                (cached.user_id == user_id && cached.expires_at_ms > now_ms())
-                    .then_some(cached.role),
-            );
-        }
-        let epoch = self.cache.epoch();
-        let touched = self.touch(id).await;
-        self.observe_lookup("miss", started);
-        let Some((owner, role, ends)) = touched? else {
-            return Ok(None);
+        let load = async {
+            let touched = self.touch(id).await?;
+            Ok(touched.map(|(user_id, role, expires_at_ms)| CachedSession {
+                user_id,
+                role,
+                expires_at_ms,
+            }))
         };
-        if owner != user_id {
-            return Ok(None);
-        }
-        self.cache.remember_session(id, owner, role, ends, epoch);
-        Ok(Some(role))
+        let (session, hit) = self.cache.session(id, load).await;
+        let histogram = if hit {
+            &self.lookup_hit
+        } else {
+            &self.lookup_miss
+        };
+        histogram.observe(started.elapsed().as_secs_f64());
+        Ok(session?
+            .filter(|session| session.user_id == user_id && session.expires_at_ms > now_ms())
+            .map(|session| session.role))
     }
 
-    fn observe_lookup(&self, cache: &str, started: Instant) {
-        let elapsed = started.elapsed().as_secs_f64();
-        self.metrics
-            .session_lookup
-            .with_label_values(&[cache])
-            .observe(elapsed);
-    }
-
-    /// Moves a session in the active-session count (a sorted set in another
-    /// hash slot than the session) off the request path: the count may lag a
-    /// touch by a round trip; the request does not wait for it.
+    /// Moves a session in the active-session count off the request path,
+    /// where the count lives in another hash slot (Redis Cluster): the count
+    /// may lag a touch by a round trip; the request does not wait for it.
     fn update_count(&self, id: &str, until_ms: Option<String>) {
         let mut connection = self.redis.connection();
         let key = self.redis.keys().sessions_by_expiry();
@@ -301,20 +305,28 @@ impl SessionStore {
     async fn touch(&self, id: &str) -> redis::RedisResult<Option<(Uuid, Role, i64)>> {
         let keys = self.redis.keys();
         let mut connection = self.redis.connection();
-        let fields: Option<(String, String, String, String)> = self
-            .touch
-            .key(keys.session(id))
+        let mut invocation = self.touch.key(keys.session(id));
+        let counted_in_script = !self.redis.is_cluster();
+        if counted_in_script {
+            invocation.key(keys.sessions_by_expiry());
+        }
+        let fields: Option<(String, String, String, String)> = invocation
             .arg(now_ms())
             .arg(millis(self.idle))
+            .arg(id)
             .invoke_async(&mut connection)
             .await?;
         let Some((uid, role, ends, idle_until)) = fields else {
             // Gone or ended: it no longer counts as active.
-            self.update_count(id, None);
+            if !counted_in_script {
+                self.update_count(id, None);
+            }
             return Ok(None);
         };
         // The count of active sessions follows the sliding idle deadline.
-        self.update_count(id, Some(idle_until));
+        if !counted_in_script {
+            self.update_count(id, Some(idle_until));
+        }
         Ok((|| {
             Some((uid.parse().ok()?, Role::parse(&role)?, ends.parse().ok()?))
         })())
@@ -466,7 +478,7 @@ impl SessionStore {
                 .query_async(&mut connection)
                 .await?;
         }
-        self.cache.forget_session(id);
+        self.cache.forget_session(id).await;
         if owner.is_some() {
             self.metrics.revoked(reason, 1);
         }
@@ -475,7 +487,7 @@ impl SessionStore {
                 &self.redis,
                 &super::cache::Event::SessionRevoked(id.to_string()),
             )
-            .await?;
+            .await;
         Ok(owner.is_some())
     }
 

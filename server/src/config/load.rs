@@ -189,6 +189,30 @@ fn http(vars: &Vars<'_>, env: AppEnv) -> Result<HttpSettings, ConfigError> {
             Duration::ZERO,
             3600 * SECOND,
         )?,
+        drain_delay: vars.duration(
+            "DRAIN_DELAY",
+            if env.is_production() {
+                5 * SECOND
+            } else {
+                Duration::ZERO
+            },
+            Duration::ZERO,
+            600 * SECOND,
+        )?,
+        max_in_flight: vars.get("HTTP_MAX_IN_FLIGHT", 256 * cores.min(64), |raw| {
+            whole_number(raw, 1, 1_000_000)
+        })?,
+        max_connections: vars.get(
+            "HTTP_MAX_CONNECTIONS",
+            crate::process::default_max_connections(),
+            |raw| whole_number(raw, 1, 1_000_000),
+        )?,
+        header_timeout: vars.duration(
+            "HTTP_HEADER_TIMEOUT",
+            10 * SECOND,
+            Duration::from_millis(100),
+            3600 * SECOND,
+        )?,
     })
 }
 
@@ -232,7 +256,7 @@ fn database(vars: &Vars<'_>, env: AppEnv) -> Result<DatabaseSettings, ConfigErro
         )?,
         acquire_timeout: vars.duration(
             "DB_ACQUIRE_TIMEOUT",
-            3 * SECOND,
+            Duration::from_millis(500),
             Duration::from_millis(50),
             300 * SECOND,
         )?,
@@ -302,7 +326,7 @@ fn redis(vars: &Vars<'_>) -> Result<RedisSettings, ConfigError> {
         url: SecretString::from(url),
         command_timeout: vars.duration(
             "REDIS_COMMAND_TIMEOUT",
-            2 * SECOND,
+            Duration::from_millis(250),
             Duration::from_millis(10),
             60 * SECOND,
         )?,
@@ -481,7 +505,7 @@ fn rate_limit(vars: &Vars<'_>) -> Result<RateLimitSettings, ConfigError> {
         trusted_proxies: vars.get("TRUSTED_PROXIES", Vec::new(), networks)?,
         redis_timeout: vars.duration(
             "RATE_LIMIT_REDIS_TIMEOUT",
-            Duration::from_millis(50),
+            Duration::from_millis(250),
             Duration::from_millis(1),
             10 * SECOND,
         )?,

@@ -73,6 +73,15 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub body_limit: usize,
     pub shutdown_timeout: Duration,
+    /// After SIGTERM, readiness answers 503 this long before the listener
+    /// closes, so load balancers stop sending first.
+    pub drain_delay: Duration,
+    /// Requests handled at once; past it they are shed with 503.
+    pub max_in_flight: usize,
+    /// Connections open at once; past it they are refused with 503.
+    pub max_connections: usize,
+    /// Time to send a request's headers; also bounds keep-alive idleness.
+    pub header_timeout: Duration,
     pub cors: CorsSettings,
     /// `Strict-Transport-Security` max-age; `None` sends no HSTS header.
     pub hsts_max_age: Option<Duration>,

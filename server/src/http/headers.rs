@@ -5,13 +5,9 @@
 
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::access_log::route_of;
 use crate::config::{CorsOrigins, CorsSettings};
 
 /// The CORS layer, or `None` when `CORS_ORIGINS` is empty (no CORS headers).
@@ -56,20 +52,15 @@ pub fn hsts_value(max_age: Option<Duration>) -> Option<HeaderValue> {
 }
 
 /// Routes whose answers carry tokens, sessions or personal data.
-fn is_private(route: &str) -> bool {
+pub fn is_private(route: &str) -> bool {
     ["/api/auth", "/api/users", "/api/admin"]
         .iter()
         .any(|prefix| route.starts_with(prefix))
 }
 
-pub async fn security_headers(
-    State(hsts): State<Option<HeaderValue>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let private = is_private(&route_of(&request));
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+/// Sets the security headers every response carries (keeping any a handler
+/// chose), `Cache-Control: no-store` on private routes, and HSTS when set.
+pub fn apply_security_headers(headers: &mut HeaderMap, private: bool, hsts: Option<&HeaderValue>) {
     let mut set = |name: HeaderName, value: &'static str| {
         headers
             .entry(name)
@@ -87,7 +78,6 @@ pub async fn security_headers(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if let Some(hsts) = hsts {
-        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+        headers.insert(header::STRICT_TRANSPORT_SECURITY, hsts.clone());
     }
-    response
 }

@@ -2,6 +2,7 @@
 //! into problem bodies: malformed JSON is 400, a wrong or missing field is 422
 //! naming the field, an oversized body is 413.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -72,6 +73,31 @@ fn field_of(detail: &str) -> String {
 impl<T: Serialize> IntoResponse for AppJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body serialized once (kept so by the app cache) and sent as is.
+pub struct JsonBytes(pub Bytes);
+
+impl JsonBytes {
+    /// Serializes `value`.
+    ///
+    /// # Errors
+    /// The value cannot be serialized (a programming error).
+    pub fn encode<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
+        serde_json::to_vec(value).map(Bytes::from).map_err(|error| {
+            ApiError::Internal(anyhow::Error::new(error).context("cannot encode JSON"))
+        })
+    }
+}
+
+impl IntoResponse for JsonBytes {
+    fn into_response(self) -> Response {
+        let content_type = [(
+            axum::http::header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/json"),
+        )];
+        (content_type, self.0).into_response()
     }
 }
 

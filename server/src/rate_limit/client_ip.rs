@@ -4,12 +4,9 @@
 //! back to the peer, never to "unknown": a client that rotates a forged
 //! header from an untrusted address is still keyed by its socket.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
-use axum::middleware::Next;
-use axum::response::Response;
 use ipnet::IpNet;
 
 /// The resolved client address, as a request extension.
@@ -42,20 +39,10 @@ pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     }
 }
 
-pub async fn middleware(
-    State(trusted): State<std::sync::Arc<[IpNet]>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |ConnectInfo(address)| {
-            address.ip()
-        });
-    let client = resolve(peer, request.headers(), &trusted);
-    request.extensions_mut().insert(ClientIp(client));
-    next.run(request).await
+/// The client address of a request from the socket peer's address.
+pub fn client_of(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> ClientIp {
+    let peer = peer.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    ClientIp(resolve(peer, headers, trusted))
 }
 
 #[cfg(test)]

@@ -1,13 +1,12 @@
-//! The rate-limit middleware: one check per request, against the limit of
+//! The rate-limit check of the request pipeline: one per request, against the limit of
 //! its route, with IETF `RateLimit-Policy` / `RateLimit` header fields
 //! (draft-ietf-httpapi-ratelimit-headers) and, on 429, `Retry-After`, never
 //! earlier than the moment a retry is admitted.
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::client_ip::ClientIp;
@@ -15,7 +14,6 @@ use super::{Limit, Outcome};
 use crate::auth::extract::AuthUser;
 use crate::config::Policy;
 use crate::error::{ApiError, retry_after_seconds};
-use crate::http::access_log::route_of;
 use crate::state::AppState;
 
 /// Who a request counts against: the user on API routes, else the client IP.
@@ -24,7 +22,10 @@ async fn subject(limit: Limit, request: Request, state: &AppState) -> (String, R
         .extensions()
         .get::<ClientIp>()
         .map(|ClientIp(ip)| *ip);
-    let by_ip = format!("ip:{}", ip.map(|ip| ip.to_string()).unwrap_or_default());
+    let by_ip = match ip {
+        Some(ip) => format!("ip:{ip}"),
+        None => "ip:".to_string(),
+    };
     if limit != Limit::Api {
         return (by_ip, request);
     }
@@ -40,40 +41,62 @@ async fn subject(limit: Limit, request: Request, state: &AppState) -> (String, R
     }
 }
 
-pub async fn middleware(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The rate-limit header fields to add to an admitted request's response.
+pub struct Admitted {
+    limit: Limit,
+    policy: Policy,
+    /// `(remaining, reset)` when the shared count decided.
+    shared: Option<(u32, Duration)>,
+}
+
+impl Admitted {
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        match self.shared {
+            Some((remaining, reset)) => {
+                set_headers(headers, self.limit, self.policy, remaining, reset);
+            }
+            None => set_policy_header(headers, self.limit, self.policy),
+        }
+    }
+}
+
+/// Counts `request` against the limit of `route`: the request back with the
+/// header fields for its response, or the refusal to send instead.
+///
+/// # Errors
+/// The 429 (or, for limits that fail closed without Redis, 503) to send.
+pub async fn check(
+    state: &AppState,
+    route: &str,
+    request: Request,
+) -> Result<(Request, Option<Admitted>), Response> {
     let limiter = &state.rate_limiter;
     if !limiter.settings().enabled {
-        return next.run(request).await;
+        return Ok((request, None));
     }
-    let limit = Limit::for_route(&route_of(&request));
+    let limit = Limit::for_route(route);
     let policy = limit.policy(limiter.settings());
-    let (subject, request) = subject(limit, request, &state).await;
-    match limiter.check(limit, &subject).await {
-        Outcome::Shared(decision) if decision.allowed => {
-            let mut response = next.run(request).await;
-            set_headers(
-                response.headers_mut(),
-                limit,
-                policy,
-                decision.remaining,
-                decision.reset,
-            );
-            response
+    let (subject, request) = subject(limit, request, state).await;
+    let shared = match limiter.check(limit, &subject).await {
+        Outcome::Shared(decision) if decision.allowed => Some((decision.remaining, decision.reset)),
+        Outcome::Shared(decision) => return Err(rejection(limit, policy, decision.retry_after)),
+        Outcome::Local { allowed: true, .. } => None,
+        Outcome::Local { retry_after, .. } => return Err(rejection(limit, policy, retry_after)),
+        Outcome::Unavailable => {
+            return Err(ApiError::Unavailable {
+                code: "rate_limiter_unavailable",
+                detail: "sign-in is briefly unavailable, try again shortly",
+                retry_after: Duration::from_secs(5),
+            }
+            .into_response());
         }
-        Outcome::Shared(decision) => rejection(limit, policy, decision.retry_after),
-        Outcome::Local { allowed: true, .. } => {
-            let mut response = next.run(request).await;
-            set_policy_header(response.headers_mut(), limit, policy);
-            response
-        }
-        Outcome::Local { retry_after, .. } => rejection(limit, policy, retry_after),
-        Outcome::Unavailable => ApiError::Unavailable {
-            code: "rate_limiter_unavailable",
-            detail: "sign-in is briefly unavailable, try again shortly",
-            retry_after: Duration::from_secs(5),
-        }
-        .into_response(),
-    }
+    };
+    let admitted = Admitted {
+        limit,
+        policy,
+        shared,
+    };
+    Ok((request, Some(admitted)))
 }
 
 /// 429 with `Retry-After` equal to the `t` of the `RateLimit` field.

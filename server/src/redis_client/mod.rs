@@ -158,6 +158,12 @@ impl RedisClient {
         self.mode
     }
 
+    /// Whether keys live on several nodes: then one script may only touch
+    /// keys of one hash slot.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.backend, Backend::Cluster(_))
+    }
+
     /// `PING` under the health-check timeout.
     pub async fn ping(&self) -> RedisPing {
         let started = Instant::now();

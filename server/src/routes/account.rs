@@ -207,7 +207,7 @@ pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<(), ApiErr
             &state.redis,
             &crate::auth::cache::Event::ProfileChanged(user_id),
         )
-        .await?;
+        .await;
     Ok(())
 }
 

@@ -202,7 +202,7 @@ async fn set_status(
             &state.redis,
             &crate::auth::cache::Event::ProfileChanged(user_id),
         )
-        .await?;
+        .await;
     Ok(row)
 }
 

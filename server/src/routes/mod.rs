@@ -15,16 +15,13 @@ pub mod users;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::{ApiError, problem_response};
-use crate::http::{access_log, headers, ops_auth, request_id, timeout};
-use crate::rate_limit;
+use crate::error::ApiError;
+use crate::http::{headers, ops_auth, pipeline};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -107,6 +104,10 @@ pub fn metrics_router(state: AppState) -> Router {
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
     let (routes, document) = documented_routes(&state);
+    let templates = document.paths.paths.keys().map(String::as_str);
+    state
+        .metrics
+        .set_routes(templates.chain([crate::http::access_log::UNMATCHED]));
     // Serialized once: the document never changes while the process runs.
     let document = axum::body::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     routes
@@ -127,30 +128,11 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(settings.http.body_limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            rate_limit::layer::middleware,
+            pipeline::middleware,
         ))
-        .layer(middleware::from_fn_with_state(
-            settings.http.request_timeout,
-            timeout::middleware,
-        ))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::track,
-        ))
-        .layer(middleware::from_fn_with_state(
-            settings.rate_limit.trusted_proxies.clone().into(),
-            rate_limit::client_ip::middleware,
-        ))
-        .layer(middleware::from_fn(access_log::middleware))
         .layer(tower::util::option_layer(headers::cors_layer(
             &settings.http.cors,
         )))
-        .layer(middleware::from_fn_with_state(
-            headers::hsts_value(settings.http.hsts_max_age),
-            headers::security_headers,
-        ))
-        .layer(middleware::from_fn(request_id::middleware))
         .with_state(state)
 }
 
@@ -160,21 +142,4 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// A panic in a handler becomes a generic 500; the cause goes to the log only.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(ToString::to_string)
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into());
-    tracing::error!(panic = %message, "handler panicked");
-    problem_response(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        None,
-        Vec::new(),
-    )
-    .into_response()
 }

@@ -19,7 +19,7 @@ use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
 use crate::error::ApiError;
-use crate::http::json::AppJson;
+use crate::http::json::{AppJson, JsonBytes};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -112,22 +112,14 @@ pub async fn find_user(db: &PgPool, user_id: Uuid) -> Result<Option<UserRow>, Ap
 /// The caller's profile, served from the app cache when it holds it.
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserProfile), (status = 401, body = contract::api::Problem)))]
-pub async fn get_me(
-    State(state): State<AppState>,
-    user: AuthUser,
-) -> Result<AppJson<UserProfile>, ApiError> {
-    if let Some(profile) = state.cache.profile(user.user_id) {
-        return Ok(AppJson(profile));
-    }
-    let epoch = state.cache.epoch();
-    let row = find_user(state.db.writer(), user.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let profile = row.profile();
-    state
-        .cache
-        .remember_profile(user.user_id, profile.clone(), epoch);
-    Ok(AppJson(profile))
+pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<JsonBytes, ApiError> {
+    let load = async {
+        let row = find_user(state.db.writer(), user.user_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        JsonBytes::encode(&row.profile())
+    };
+    Ok(JsonBytes(state.cache.profile(user.user_id, load).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -157,7 +149,7 @@ pub async fn update_me(
     state
         .cache
         .announce(&state.redis, &Event::ProfileChanged(user.user_id))
-        .await?;
+        .await;
     Ok(AppJson(row.profile()))
 }
 

@@ -8,6 +8,7 @@ mod helpers;
 
 mod account;
 mod admin;
+mod admission;
 mod auth;
 mod config;
 mod error_tracking;

@@ -246,7 +246,8 @@ async fn a_session_lives_in_redis_for_its_idle_timeout_capped_by_session_ttl() {
         .cache
         .apply(&tenk_server::auth::cache::Event::SessionRevoked(
             user.sid().into(),
-        ));
+        ))
+        .await;
     assert_eq!(app.me_status(user.token()).await, 401);
 }
 
