@@ -7,6 +7,10 @@
 //! longer password is refused at registration (bcrypt mode) and never
 //! matches a hash made from its first 72 bytes.
 //!
+//! No password longer than [`MAX_BYTES`](crate::domain::password::MAX_BYTES)
+//! is ever hashed or verified: [`HashError::TooLong`] comes back before any
+//! work, whichever route asked (login, registration, change, reset, deletion).
+//!
 //! Hashing is CPU work: it runs on the blocking pool behind a semaphore sized
 //! to the cores, with a bounded queue; when the queue is full callers get
 //! [`HashError::Busy`] (503) instead of starving every other request.
@@ -35,6 +39,8 @@ pub enum HashError {
     Busy,
     #[error("the password is longer than bcrypt's 72 bytes")]
     TooLongForBcrypt,
+    #[error("the password is longer than the policy's bound")]
+    TooLong,
     #[error("password hashing failed: {0}")]
     Failed(String),
 }
@@ -82,6 +88,7 @@ impl PasswordHasherPool {
     /// # Errors
     /// Busy, or a password bcrypt cannot take whole.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        within_bound(&password)?;
         let (kind, cost) = (self.kind, self.bcrypt_cost);
         self.run(move || hash_now(kind, cost, &password)).await?
     }
@@ -90,12 +97,13 @@ impl PasswordHasherPool {
     /// there is no account, so both cases cost the same time.
     ///
     /// # Errors
-    /// Busy.
+    /// Busy, or a password over the bound.
     pub async fn verify(
         &self,
         password: String,
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
+        within_bound(&password)?;
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let (kind, cost) = (self.kind, self.bcrypt_cost);
@@ -133,6 +141,14 @@ impl PasswordHasherPool {
         .await
         .map_err(|error| HashError::Failed(error.to_string()))
     }
+}
+
+/// The one bound on password length, checked before any hashing.
+fn within_bound(password: &str) -> Result<(), HashError> {
+    if password.len() > crate::domain::password::MAX_BYTES {
+        return Err(HashError::TooLong);
+    }
+    Ok(())
 }
 
 fn argon2() -> Result<Argon2<'static>, HashError> {

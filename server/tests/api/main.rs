@@ -8,9 +8,12 @@ mod helpers;
 
 mod account;
 mod admin;
+mod admin_guard;
 mod auth;
 mod config;
+mod deletion;
 mod error_tracking;
+mod findings;
 mod health;
 mod lifecycle;
 mod metrics;
