@@ -49,6 +49,8 @@ export REDIS_URL="redis://127.0.0.1:6379/0"
 export REDIS_KEY_PREFIX="tenk-st-$suffix:"
 export HOST=127.0.0.1 PORT=0 LOG_FORMAT=json LOG_LEVEL=warn,tenk_server=info
 export MAIL_TRANSPORT=log SHUTDOWN_TIMEOUT=3s
+# With a token set, /metrics and /api/health/detailed refuse anyone without it.
+export OPS_TOKEN="ops-$suffix-$suffix-$suffix"
 # One client IP sends every request: the limits must not be what is tested.
 export RATE_LIMIT_AUTH=1000000/1m RATE_LIMIT_API=1000000/1m RATE_LIMIT_PUBLIC=1000000/1m
 export RATE_LIMIT_OTP_REQUEST=1000000/1m RATE_LIMIT_OTP_REQUEST_IP=1000000/1m
