@@ -1,8 +1,12 @@
 //! `tenk-server create-admin`: creates an admin account, or promotes an
-//! existing one without touching its password.
+//! existing one without touching its password, enabling it again if it
+//! was disabled (the way back when no admin can sign in). Each outcome is
+//! written to the audit log with the nil uuid as actor: the operator at the
+//! console, who has no account.
 
 use anyhow::Context;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
 
 use crate::auth::password::PasswordHasherPool;
 use crate::config::AuthSettings;
@@ -22,20 +26,37 @@ pub async fn create_admin(
     password: String,
 ) -> anyhow::Result<String> {
     let email = Email::parse(email, "email").map_err(describe)?;
-    let promoted = crate::db::query(
-        "update users set role = 'admin', updated_at = now() where lower(email) = lower($1)",
+    let mut tx = pool.begin().await.context("cannot reach the database")?;
+    // The status before the update, from the row the update locked.
+    let promoted: Option<(Uuid, String)> = crate::db::query_as(
+        "with before as (select user_id, status from users where lower(email) = lower($1) for update) \
+         update users set role = 'admin', status = 'active', updated_at = now() \
+         from before where users.user_id = before.user_id \
+         returning users.user_id, before.status",
     )
     .bind(email.as_str())
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await
-    .context("cannot update users")?
-    .rows_affected();
-    if promoted > 0 {
-        return Ok(format!(
-            "{} is now an admin (password unchanged)",
-            email.masked()
-        ));
+    .context("cannot update users")?;
+    if let Some((user_id, status_before)) = promoted {
+        let re_enabled = status_before != "active";
+        let action = if re_enabled {
+            "cli.admin.enable"
+        } else {
+            "cli.admin.promote"
+        };
+        audit(&mut tx, action, user_id).await?;
+        tx.commit().await.context("cannot update users")?;
+        return Ok(if re_enabled {
+            format!(
+                "{} was disabled: enabled again and is now an admin (password unchanged)",
+                email.masked()
+            )
+        } else {
+            format!("{} is now an admin (password unchanged)", email.masked())
+        });
     }
+    tx.rollback().await.ok();
     let password = NewPassword::parse(password, "password").map_err(describe)?;
     let hasher = PasswordHasherPool::new(auth, 1).map_err(|error| anyhow::anyhow!("{error}"))?;
     let hash = hasher
@@ -45,11 +66,27 @@ pub async fn create_admin(
     let user = insert_user(pool, &email, name, &hash, Role::Admin)
         .await
         .map_err(describe)?;
+    let mut connection = pool.acquire().await.context("cannot reach the database")?;
+    audit(&mut connection, "cli.admin.create", user.user_id).await?;
     Ok(format!(
         "created admin {} ({})",
         email.masked(),
         user.user_id
     ))
+}
+
+/// One audit row for the operator at the console (actor: the nil uuid).
+async fn audit(connection: &mut PgConnection, action: &str, user_id: Uuid) -> anyhow::Result<()> {
+    crate::db::query(
+        "insert into audit_log (actor_id, action, target, ip, request_id) values ($1, $2, $3, 'console', '')",
+    )
+    .bind(Uuid::nil())
+    .bind(action)
+    .bind(format!("user:{user_id}"))
+    .execute(connection)
+    .await
+    .context("cannot write the audit log")?;
+    Ok(())
 }
 
 fn describe(error: ApiError) -> anyhow::Error {

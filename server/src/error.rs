@@ -188,6 +188,13 @@ impl From<sqlx::Error> for ApiError {
                     retry_after: Duration::from_secs(5),
                 }
             }
+            // Every foreign key points at the acting account (a post's
+            // author): a violation means the account was deleted while one
+            // of its tokens was still in flight, so the token is refused.
+            sqlx::Error::Database(ref database) if database.is_foreign_key_violation() => {
+                tracing::info!("write refused: the acting account no longer exists");
+                Self::Unauthorized
+            }
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }

@@ -1,7 +1,11 @@
 //! tenk-server: the tenk API (axum + tokio) over PostgreSQL and Redis.
 
+/// Deleting an account, its posts and every session at once.
+pub mod account_deletion;
 /// The `create-admin` command.
 pub mod admin;
+/// No change may leave the admin API without an active admin.
+pub mod admin_guard;
 /// Password hashing, tokens, sessions and the app cache.
 pub mod auth;
 /// Typed settings read from the environment.
@@ -20,6 +24,8 @@ pub mod http;
 pub mod mail;
 /// Prometheus metrics and the request-tracking middleware.
 pub mod metrics;
+/// The statuses and problem bodies every operation of the document shares.
+pub mod openapi;
 /// Process resource readings (memory, CPU, limits).
 pub mod process;
 /// Tiered rate limits shared through Redis.

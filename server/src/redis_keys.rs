@@ -50,9 +50,16 @@ impl RedisKeys {
         format!("{}otp:{{{address}}}", self.prefix)
     }
 
-    /// Present while an address may not ask for another code.
-    pub fn otp_resend(&self, address: &str) -> String {
-        format!("{}otp_resend:{{{address}}}", self.prefix)
+    /// Present while an address may not be sent another message of
+    /// `purpose` (`otp` gives the historical `otp_resend:` key).
+    pub fn mail_resend(&self, purpose: &str, address: &str) -> String {
+        format!("{}{purpose}_resend:{{{address}}}", self.prefix)
+    }
+
+    /// The digest of the one live account token of a user for `purpose`:
+    /// issuing a new token voids the earlier ones.
+    pub fn account_token_current(&self, purpose: &str, user_id: &uuid::Uuid) -> String {
+        format!("{}token_current:{purpose}:{user_id}", self.prefix)
     }
 
     /// A single-use account token, by purpose and digest.

@@ -2,6 +2,11 @@
 //! random bits handed to the user, stored in Redis only as a SHA-256 digest
 //! naming the user, with a lifetime. Consuming is one `GETDEL`: a token
 //! works once, even when presented twice at the same moment.
+//!
+//! Only the newest token of a user and purpose works: issuing one records
+//! its digest as the user's current one (and deletes the previous token),
+//! and consuming checks the token is still the current one, so even two
+//! tokens issued at the same moment leave exactly one usable.
 
 use std::time::Duration;
 
@@ -45,9 +50,9 @@ pub async fn issue(
     lifetime: Duration,
 ) -> redis::RedisResult<String> {
     let token = random_token(32);
-    let key = redis
-        .keys()
-        .account_token(purpose.as_str(), &digest(&token));
+    let keys = redis.keys();
+    let token_digest = digest(&token);
+    let key = keys.account_token(purpose.as_str(), &token_digest);
     let mut connection = redis.connection();
     let millis = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
     redis::cmd("SET")
@@ -57,6 +62,22 @@ pub async fn issue(
         .arg(millis)
         .query_async::<()>(&mut connection)
         .await?;
+    // The token and the pointer live in different hash slots on a cluster:
+    // two commands, made safe by the check in `consume`.
+    let previous: Option<String> = redis::cmd("SET")
+        .arg(keys.account_token_current(purpose.as_str(), &user_id))
+        .arg(&token_digest)
+        .arg("PX")
+        .arg(millis)
+        .arg("GET")
+        .query_async(&mut connection)
+        .await?;
+    if let Some(previous) = previous.filter(|previous| *previous != token_digest) {
+        redis::cmd("DEL")
+            .arg(keys.account_token(purpose.as_str(), &previous))
+            .query_async::<()>(&mut connection)
+            .await?;
+    }
     Ok(token)
 }
 
@@ -72,11 +93,20 @@ pub async fn consume(
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let key = redis.keys().account_token(purpose.as_str(), &digest(token));
+    let keys = redis.keys();
+    let token_digest = digest(token);
+    let key = keys.account_token(purpose.as_str(), &token_digest);
     let mut connection = redis.connection();
     let user: Option<String> = redis::cmd("GETDEL")
         .arg(key)
         .query_async(&mut connection)
         .await?;
-    Ok(user.and_then(|user| user.parse().ok()))
+    let Some(user_id) = user.and_then(|user| user.parse::<Uuid>().ok()) else {
+        return Ok(None);
+    };
+    let current: Option<String> = redis::cmd("GET")
+        .arg(keys.account_token_current(purpose.as_str(), &user_id))
+        .query_async(&mut connection)
+        .await?;
+    Ok((current.as_deref() == Some(token_digest.as_str())).then_some(user_id))
 }

@@ -66,7 +66,9 @@ impl FromRequestParts<AppState> for AdminUser {
                 .await?;
         match row {
             Some((role, status)) if role == "admin" && status == "active" => Ok(Self(user)),
-            _ => {
+            // The account was deleted: its tokens are refused like any other's.
+            None => Err(ApiError::Unauthorized),
+            Some(_) => {
                 tracing::warn!(
                     target: "audit",
                     user_id = %user.user_id,

@@ -3,7 +3,8 @@
 //!
 //! Validation pins the algorithm (so `alg: none` and RS/EC headers fail),
 //! requires `exp`, `nbf`, `iss`, `aud` and `sub`, checks `nbf` (off by
-//! default in jsonwebtoken), and allows at most 5 s of clock skew. Header
+//! default in jsonwebtoken), refuses an `iat` in the future (jsonwebtoken
+//! does not look at it), and allows at most 5 s of clock skew on each. Header
 //! fields such as `kid`, `jku` or `jwk` are never used to pick a key. During a
 //! key rotation, tokens signed with `JWT_SECRET_PREVIOUS` still verify.
 
@@ -18,7 +19,7 @@ use uuid::Uuid;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
 
-/// Clock skew tolerated on `exp` and `nbf`.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`.
 pub const LEEWAY_SECONDS: u64 = 5;
 pub const ACCESS_TYPE: &str = "access";
 
@@ -107,7 +108,12 @@ impl JwtKeys {
     pub fn verify(&self, token: &str) -> Option<Claims> {
         for key in &self.decoding {
             match jsonwebtoken::decode::<Claims>(token, key, &self.validation) {
-                Ok(data) if data.claims.typ == ACCESS_TYPE => return Some(data.claims),
+                Ok(data)
+                    if data.claims.typ == ACCESS_TYPE
+                        && data.claims.iat <= unix_now() + LEEWAY_SECONDS =>
+                {
+                    return Some(data.claims);
+                }
                 Ok(_) => return None,
                 // Only a signature mismatch is worth trying the previous key for.
                 Err(error) if matches!(error.kind(), ErrorKind::InvalidSignature) => {}
@@ -164,6 +170,30 @@ mod tests {
                 .verify(&token)
                 .is_some()
         );
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused() {
+        let keys = keys(&[]);
+        let now = unix_now();
+        let claims = |iat: u64| Claims {
+            sub: Uuid::new_v4(),
+            sid: "s".into(),
+            role: Role::User,
+            iat,
+            nbf: now,
+            exp: now + 600,
+            iss: "tenk".into(),
+            aud: "tenk-api".into(),
+            jti: Uuid::new_v4(),
+            typ: ACCESS_TYPE.into(),
+        };
+        let sign = |claims: &Claims| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &keys.encoding).unwrap()
+        };
+        assert!(keys.verify(&sign(&claims(now))).is_some());
+        assert!(keys.verify(&sign(&claims(now + LEEWAY_SECONDS))).is_some());
+        assert!(keys.verify(&sign(&claims(now + 3600))).is_none());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod jwt;
 pub mod otp;
 pub mod password;
+pub mod refresh;
 pub mod sessions;
 
 use base64::Engine;

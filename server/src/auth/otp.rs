@@ -118,16 +118,18 @@ impl OtpService {
             .collect()
     }
 
-    /// Holds back a resend for `OTP_RESEND_INTERVAL` after each request.
+    /// Holds back another message of `purpose` (`otp`, `reset`, `verify`) to
+    /// `email` for `OTP_RESEND_INTERVAL` after each request.
     ///
     /// # Errors
     /// Redis failed.
     pub async fn claim_resend(
         &self,
         redis: &RedisClient,
+        purpose: &str,
         email: &str,
     ) -> redis::RedisResult<Resend> {
-        let key = redis.keys().otp_resend(&address_key(email));
+        let key = redis.keys().mail_resend(purpose, &address_key(email));
         let mut connection = redis.connection();
         let interval = u64::try_from(self.settings.resend_interval.as_millis()).unwrap_or(u64::MAX);
         let claimed: Option<String> = redis::cmd("SET")

@@ -7,6 +7,10 @@
 //! longer password is refused at registration (bcrypt mode) and never
 //! matches a hash made from its first 72 bytes.
 //!
+//! No password longer than [`MAX_BYTES`](crate::domain::password::MAX_BYTES)
+//! is ever hashed or verified: [`HashError::TooLong`] comes back before any
+//! work, whichever route asked (login, registration, change, reset, deletion).
+//!
 //! Hashing is CPU work: it runs on a fixed set of threads of its own (one
 //! per core), behind a bounded queue; when the queue is full callers get
 //! [`HashError::Busy`] (503) instead of starving every other request. Each
@@ -39,6 +43,8 @@ pub enum HashError {
     Busy,
     #[error("the password is longer than bcrypt's 72 bytes")]
     TooLongForBcrypt,
+    #[error("the password is longer than the policy's bound")]
+    TooLong,
     #[error("password hashing failed: {0}")]
     Failed(String),
 }
@@ -118,6 +124,7 @@ impl PasswordHasherPool {
     /// # Errors
     /// Busy, or a password bcrypt cannot take whole.
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        within_bound(&password)?;
         let (kind, cost) = (self.kind, self.bcrypt_cost);
         self.run(move |scratch| hash_now(kind, cost, &password, scratch))
             .await?
@@ -127,12 +134,13 @@ impl PasswordHasherPool {
     /// there is no account, so both cases cost the same time.
     ///
     /// # Errors
-    /// Busy.
+    /// Busy, or a password over the bound.
     pub async fn verify(
         &self,
         password: String,
         stored: Option<String>,
     ) -> Result<Verification, HashError> {
+        within_bound(&password)?;
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(|| self.dummy_hash.to_string());
         let (kind, cost) = (self.kind, self.bcrypt_cost);
@@ -182,6 +190,14 @@ fn work(jobs: &Mutex<Receiver<Job>>) {
         };
         job(&mut scratch);
     }
+}
+
+/// The one bound on password length, checked before any hashing.
+fn within_bound(password: &str) -> Result<(), HashError> {
+    if password.len() > crate::domain::password::MAX_BYTES {
+        return Err(HashError::TooLong);
+    }
+    Ok(())
 }
 
 fn failed(error: impl std::fmt::Display) -> HashError {

@@ -75,19 +75,6 @@ if KEYS[2] then redis.call('ZADD', KEYS[2], idle_until, ARGV[3]) end
 return {f[1], f[2], f[3], tostring(idle_until)}
 ";
 
-/// Rotates a refresh token atomically: the current hash is swapped for the
-/// new one and remembered as used; a used hash reports reuse (-1).
-const ROTATE: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'uid', 'role', 'exp', 'rh')
-if not f[1] then return 0 end
-if f[4] == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'rh', ARGV[2], 'used:' .. ARGV[1], '1', 'seen', ARGV[3])
-  return {f[1], f[2], f[3]}
-end
-if redis.call('HEXISTS', KEYS[1], 'used:' .. ARGV[1]) == 1 then return -1 end
-return 0
-";
-
 /// Deletes a session; returns its user id, or nil when it was gone.
 const REVOKE: &str = r"
 local uid = redis.call('HGET', KEYS[1], 'uid')
@@ -103,7 +90,6 @@ pub struct SessionStore {
     ttl: Duration,
     idle: Duration,
     touch: Arc<Script>,
-    rotate: Arc<Script>,
     lookup_hit: prometheus::Histogram,
     lookup_miss: prometheus::Histogram,
     revoke: Arc<Script>,
@@ -143,7 +129,6 @@ impl SessionStore {
             ttl: settings.session_ttl,
             idle: settings.session_idle_timeout,
             touch: Arc::new(Script::new(TOUCH)),
-            rotate: Arc::new(Script::new(ROTATE)),
             revoke: Arc::new(Script::new(REVOKE)),
         }
     }
@@ -330,49 +315,6 @@ impl SessionStore {
         Ok((|| {
             Some((uid.parse().ok()?, Role::parse(&role)?, ends.parse().ok()?))
         })())
-    }
-
-    /// Presents a refresh token (`{session}.{secret}`).
-    ///
-    /// # Errors
-    /// Redis failed.
-    pub async fn refresh(&self, token: &str) -> redis::RedisResult<Refresh> {
-        let Some((id, secret)) = token.split_once('.') else {
-            return Ok(Refresh::Invalid);
-        };
-        if id.is_empty() || secret.is_empty() || token.len() > 128 {
-            return Ok(Refresh::Invalid);
-        }
-        let next_secret = random_token(32);
-        let mut connection = self.redis.connection();
-        let outcome: redis::Value = self
-            .rotate
-            .key(self.redis.keys().session(id))
-            .arg(digest(secret))
-            .arg(digest(&next_secret))
-            .arg(now_ms())
-            .invoke_async(&mut connection)
-            .await?;
-        match outcome {
-            redis::Value::Int(-1) => {
-                self.revoke(id, RevokeReason::RefreshReuse).await?;
-                Ok(Refresh::Reused)
-            }
-            redis::Value::Array(_) => {
-                let (uid, role, ends): (String, String, i64) = redis::from_redis_value(outcome)?;
-                match (uid.parse(), Role::parse(&role)) {
-                    (Ok(user_id), Some(role)) => Ok(Refresh::Rotated(IssuedSession {
-                        id: id.to_string(),
-                        user_id,
-                        role,
-                        expires_at_ms: ends,
-                        refresh_token: format!("{id}.{next_secret}"),
-                    })),
-                    _ => Ok(Refresh::Invalid),
-                }
-            }
-            _ => Ok(Refresh::Invalid),
-        }
     }
 
     /// Reads one session without touching it.

@@ -119,6 +119,10 @@ impl Settings {
             ("ACCESS_TOKEN_TTL", human(auth.access_token_ttl)),
             ("SESSION_TTL", human(auth.session_ttl)),
             ("SESSION_IDLE_TIMEOUT", human(auth.session_idle_timeout)),
+            (
+                "REFRESH_TOKEN_REUSE_INTERVAL",
+                human(auth.refresh_token_reuse_interval),
+            ),
             ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
             ("RATE_LIMIT_AUTH", policy(self.rate_limit.auth)),
             ("RATE_LIMIT_API", policy(self.rate_limit.api)),

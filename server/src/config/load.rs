@@ -427,6 +427,12 @@ fn auth(vars: &Vars<'_>, env: AppEnv) -> Result<AuthSettings, ConfigError> {
             60 * SECOND,
             session_ttl,
         )?,
+        refresh_token_reuse_interval: vars.duration(
+            "REFRESH_TOKEN_REUSE_INTERVAL",
+            10 * SECOND,
+            Duration::ZERO,
+            60 * SECOND,
+        )?,
         password_reset_ttl: vars.duration(
             "PASSWORD_RESET_TTL",
             900 * SECOND,

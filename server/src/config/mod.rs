@@ -207,6 +207,9 @@ pub struct AuthSettings {
     pub session_ttl: Duration,
     /// A session unused for this long ends.
     pub session_idle_timeout: Duration,
+    /// How long after a rotation a duplicate refresh of the just-rotated
+    /// token gets the same new pair instead of revoking the session (0: never).
+    pub refresh_token_reuse_interval: Duration,
     /// Lifetime of a password-reset token.
     pub password_reset_ttl: Duration,
     /// Lifetime of an email-verification token.

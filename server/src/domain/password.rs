@@ -23,6 +23,18 @@ impl std::fmt::Debug for NewPassword {
     }
 }
 
+/// The bound every presented password (login, current password, deletion)
+/// must keep before it is looked at, as a 422 naming `field`.
+///
+/// # Errors
+/// The password is over [`MAX_BYTES`].
+pub fn check_bound(raw: &str, field: &str) -> Result<(), ApiError> {
+    if raw.len() > MAX_BYTES {
+        return Err(ApiError::invalid(field, "must be at most 1024 bytes"));
+    }
+    Ok(())
+}
+
 impl NewPassword {
     /// # Errors
     /// 422 naming `field` with the rule that failed.
@@ -30,9 +42,7 @@ impl NewPassword {
         if raw.chars().count() < MIN_CHARS {
             return Err(ApiError::invalid(field, "must be at least 8 characters"));
         }
-        if raw.len() > MAX_BYTES {
-            return Err(ApiError::invalid(field, "must be at most 1024 bytes"));
-        }
+        check_bound(&raw, field)?;
         if is_common(&raw) {
             return Err(ApiError::invalid(
                 field,

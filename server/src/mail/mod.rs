@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 
 pub use self::message::Mail;
 use crate::config::{MailSettings, MailTransport};
-use crate::domain::email::mask;
+use crate::domain::email::Email;
 
 /// How a message leaves the process.
 enum Transport {
@@ -86,21 +86,20 @@ impl Mailer {
         self.queue.capacity() > 0
     }
 
-    /// Queues `mail` for `to`.
+    /// Queues `mail` for `to`. The recipient is the [`Email`] itself, parsed
+    /// once by lettre when it entered the system, so an address tenk accepted
+    /// is always one it can send to.
     ///
     /// # Errors
-    /// The queue is full, or the address cannot be a recipient.
-    pub fn send(&self, to: &str, mail: &Mail) -> Result<(), MailError> {
-        let recipient: Mailbox = to
-            .parse()
-            .map_err(|_| MailError::Build("bad recipient".into()))?;
+    /// The queue is full, or the message cannot be built.
+    pub fn send(&self, to: &Email, mail: &Mail) -> Result<(), MailError> {
         let message = mail
-            .build(self.from.clone(), recipient)
+            .build(self.from.clone(), to.mailbox())
             .map_err(|error| MailError::Build(error.to_string()))?;
         self.queue
             .try_send(Job {
                 message,
-                recipient: mask(to),
+                recipient: to.masked(),
                 preview: format!("{}\n\n{}", mail.subject, mail.text),
             })
             .map_err(|_| MailError::QueueFull)

@@ -14,11 +14,12 @@ use uuid::Uuid;
 
 use super::users::{UserRow, find_user};
 use crate::auth::account_tokens::{self, Purpose};
+use crate::auth::otp::Resend;
 use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::error::ApiError;
 use crate::http::json::AppJson;
-use crate::mail::{Mail, MailError};
+use crate::mail::Mail;
 use crate::metrics::RevokeReason;
 use crate::rate_limit::layer::per_address;
 use crate::state::AppState;
@@ -34,19 +35,30 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EmailOnly {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetPassword {
+    #[schema(
+        max_length = 128,
+        example = "mailed-token-of-43-characters-0123456789abc"
+    )]
     pub token: String,
+    /// 8+ characters, at most 1024 bytes, not a commonly used password.
+    #[schema(format = Password, min_length = 8, max_length = 1024, example = "a brand new password")]
     pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyEmail {
+    #[schema(
+        max_length = 128,
+        example = "mailed-token-of-43-characters-0123456789abc"
+    )]
     pub token: String,
 }
 
@@ -62,13 +74,28 @@ fn link(state: &AppState, path: &str, token: &str) -> Option<String> {
     Some(format!("{base}/{path}?token={token}"))
 }
 
-/// Queues a mail; a full queue is 503, for known and unknown addresses alike
-/// (the caller checks `has_room` before looking the address up).
-pub fn queue(state: &AppState, to: &str, mail: &Mail) -> Result<(), ApiError> {
-    match state.mailer.send(to, mail) {
-        Ok(()) => Ok(()),
-        Err(MailError::QueueFull) => Err(mail_busy()),
-        Err(MailError::Build(cause)) => Err(ApiError::Internal(anyhow::anyhow!(cause))),
+/// Queues a mail. The reply of the request that queued it never depends on
+/// this: a failure (the queue filled since [`admit_mail_request`] looked, or a
+/// message that cannot be built) is logged and counted in
+/// `tenk_mail_send_failures_total`, and the request answers as if the mail
+/// had gone, so no address can be told apart by its reply.
+pub fn queue(state: &AppState, to: &Email, mail: &Mail) {
+    if let Err(error) = state.mailer.send(to, mail) {
+        state.metrics.mail_failures.inc();
+        tracing::warn!(target: "mail", to = %to.masked(), error = %error, "mail not queued");
+    }
+}
+
+/// Queues a mail to an address read back from the database. Rows written
+/// before addresses were parsed by the mailer's parser may hold one it
+/// refuses: that is logged, never the reply.
+pub fn queue_to_stored(state: &AppState, stored: &str, mail: &Mail) {
+    match Email::parse(stored, "email") {
+        Ok(to) => queue(state, &to, mail),
+        Err(_) => {
+            state.metrics.mail_failures.inc();
+            tracing::warn!(target: "mail", to = %crate::domain::email::mask(stored), "stored address cannot be mailed");
+        }
     }
 }
 
@@ -81,11 +108,13 @@ pub fn mail_busy() -> ApiError {
 }
 
 /// The checks every route that mails something makes first, alike for
-/// known and unknown addresses: room in the mail queue (503), then the
-/// per-address limit for `purpose` (429). `Some` is the answer to send.
+/// known and unknown addresses: room in the mail queue (503), the
+/// per-address limit for `purpose` (429), then the resend interval
+/// (`OTP_RESEND_INTERVAL`, 429): one message per address and purpose per
+/// interval. `Some` is the answer to send.
 ///
 /// # Errors
-/// The mail queue is full.
+/// The mail queue is full, the address asked again too soon, or Redis failed.
 pub async fn admit_mail_request(
     state: &AppState,
     purpose: &str,
@@ -94,7 +123,17 @@ pub async fn admit_mail_request(
     if !state.mailer.has_room() {
         return Err(mail_busy());
     }
-    Ok(per_address(state, purpose, email.as_str()).await.err())
+    if let Err(refused) = per_address(state, purpose, email.as_str()).await {
+        return Ok(Some(refused));
+    }
+    if let Resend::Wait(wait) = state
+        .otp
+        .claim_resend(&state.redis, purpose, email.as_str())
+        .await?
+    {
+        return Err(ApiError::RateLimited { retry_after: wait });
+    }
+    Ok(None)
 }
 
 async fn active_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
@@ -122,7 +161,7 @@ pub async fn forgot_password(
             account_tokens::issue(&state.redis, Purpose::PasswordReset, user.user_id, lifetime)
                 .await?;
         let mail = Mail::password_reset(&token, link(&state, "reset-password", &token), lifetime);
-        queue(&state, email.as_str(), &mail)?;
+        queue(&state, &email, &mail);
     }
     tracing::info!(email = %email.masked(), "password reset requested");
     Ok((StatusCode::ACCEPTED, AppJson(Accepted::new())).into_response())
@@ -151,9 +190,7 @@ pub async fn reset_password(
         .sessions
         .revoke_all(user_id, None, RevokeReason::PasswordChange)
         .await?;
-    if let Err(error) = state.mailer.send(&user.email, &Mail::password_changed()) {
-        tracing::warn!(user_id = %user_id, error = %error, "password-changed notice not queued");
-    }
+    queue_to_stored(&state, &user.email, &Mail::password_changed());
     tracing::info!(user_id = %user_id, "password reset");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -188,19 +225,23 @@ pub async fn verify_email(
     let user_id = account_tokens::consume(&state.redis, Purpose::VerifyEmail, &request.token)
         .await?
         .ok_or_else(invalid_token)?;
-    mark_verified(&state, user_id).await?;
+    if !mark_verified(&state, user_id).await? {
+        return Err(invalid_token());
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Records that a user's address is proven, on every instance's cache.
+/// Records that a user's address is proven, on every instance's cache;
+/// false when the account no longer exists.
 ///
 /// # Errors
 /// A database or Redis failure.
-pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<(), ApiError> {
-    crate::db::query("update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1")
+pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<bool, ApiError> {
+    let updated = crate::db::query("update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1")
         .bind(user_id)
         .execute(state.db.writer())
-        .await?;
+        .await?
+        .rows_affected();
     state
         .cache
         .announce(
@@ -208,7 +249,7 @@ pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<(), ApiErr
             &crate::auth::cache::Event::ProfileChanged(user_id),
         )
         .await;
-    Ok(())
+    Ok(updated > 0)
 }
 
 /// Mails a fresh verification token to an unverified account; the same 202 for any address.
@@ -233,11 +274,12 @@ pub async fn resend_verification(
 /// Issues a verification token and mails it.
 ///
 /// # Errors
-/// Redis failed, or the mail queue is full.
+/// Redis failed.
 pub async fn send_verification(state: &AppState, user: &UserRow) -> Result<(), ApiError> {
     let lifetime = state.settings.auth.email_verification_ttl;
     let token =
         account_tokens::issue(&state.redis, Purpose::VerifyEmail, user.user_id, lifetime).await?;
     let mail = Mail::verify_email(&token, link(state, "verify-email", &token), lifetime);
-    queue(state, &user.email, &mail)
+    queue_to_stored(state, &user.email, &mail);
+    Ok(())
 }

@@ -17,8 +17,8 @@ use uuid::Uuid;
 use super::auth::{parse_id, summary};
 use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use super::users::{COLUMNS, UserRow};
+use crate::admin_guard::{self, Change};
 use crate::auth::extract::{AdminUser, ClientInfo};
-use crate::domain::email::Email;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery, reject_nul};
 use crate::state::AppState;
@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke_user_sessions))
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
+        .routes(routes!(delete_user))
         .routes(routes!(list_users))
         .routes(routes!(list_audit))
 }
@@ -61,14 +62,19 @@ async fn begin(state: &AppState) -> Result<Transaction<'static, Postgres>, ApiEr
     Ok(state.db.writer().begin().await?)
 }
 
+/// Whose sessions: `user_id` wins over `email`; with neither, or with an
+/// address no account has, no account is selected and the list is empty.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionQuery {
     /// The account's email (any case).
+    #[param(pattern = "^[^\\u0000]*$", example = "ada@example.com")]
     pub email: Option<String>,
     pub user_id: Option<Uuid>,
 }
 
-/// A user's live sessions, found by email or user id.
+/// A user's live sessions, found by user id or email; empty when neither
+/// names an account.
 #[utoipa::path(get, path = "/api/admin/sessions", tag = "admin", security(("bearer" = [])),
     params(SessionQuery),
     responses((status = 200, body = Vec<SessionSummary>), (status = 403, body = contract::api::Problem)))]
@@ -81,13 +87,14 @@ pub async fn find_sessions(
     let user_id = match (query.user_id, query.email) {
         (Some(user_id), _) => Some(user_id),
         (None, Some(email)) => {
-            let email = Email::parse(&email, "email")?;
+            // A search, not an address to mail: any text, matched exactly.
+            reject_nul("email", &email)?;
             crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
-                .bind(email.as_str())
+                .bind(email.trim())
                 .fetch_optional(state.db.writer())
                 .await?
         }
-        (None, None) => return Err(ApiError::invalid("email", "give email or user_id")),
+        (None, None) => None,
     };
     let mut tx = begin(&state).await?;
     let target = user_id.map_or_else(|| "user:none".to_string(), |id| format!("user:{id}"));
@@ -171,7 +178,13 @@ async fn set_status(
     status: &str,
 ) -> Result<UserRow, ApiError> {
     let user_id = parse_id(id)?;
+    if status == "disabled" {
+        admin_guard::refuse_self(admin.0.user_id, user_id, Change::Disable)?;
+    }
     let mut tx = begin(state).await?;
+    if status == "disabled" {
+        admin_guard::keep_an_admin(&mut tx, user_id).await?;
+    }
     let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
         "update users set status = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
     )))
@@ -206,10 +219,12 @@ async fn set_status(
     Ok(row)
 }
 
-/// Disables an account and ends all its sessions.
+/// Disables an account and ends all its sessions. An admin cannot disable
+/// their own account, and the last active admin cannot be disabled.
 #[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "User id")),
-    responses((status = 200, body = contract::api::UserProfile), (status = 404, body = contract::api::Problem)))]
+    responses((status = 200, body = contract::api::UserProfile), (status = 404, body = contract::api::Problem),
+        (status = 409, description = "The caller's own account, or the last active admin", body = contract::api::Problem)))]
 pub async fn disable_user(
     State(state): State<AppState>,
     admin: AdminUser,
@@ -221,6 +236,41 @@ pub async fn disable_user(
             .await?
             .profile(),
     ))
+}
+
+/// Deletes an account with its posts and ends every session and refresh
+/// token of it at once. An admin deletes their own account with
+/// `DELETE /api/users/me`; the last active admin cannot be deleted.
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 204, description = "Deleted, with its posts; every session revoked"),
+        (status = 404, body = contract::api::Problem),
+        (status = 409, description = "The caller's own account, or the last active admin", body = contract::api::Problem)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    client: ClientInfo,
+    AppPath(id): AppPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let user_id = parse_id(&id)?;
+    admin_guard::refuse_self(admin.0.user_id, user_id, Change::Delete)?;
+    let mut tx = begin(&state).await?;
+    audit(
+        &mut tx,
+        &admin,
+        &client,
+        "user.delete",
+        &format!("user:{user_id}"),
+    )
+    .await?;
+    crate::account_deletion::delete_account(
+        &state,
+        tx,
+        user_id,
+        crate::metrics::RevokeReason::Admin,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Enables an account again.
@@ -241,9 +291,12 @@ pub async fn enable_user(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// A case-insensitive substring of the email or name.
+    #[param(pattern = "^[^\\u0000]*$", example = "ada")]
     pub query: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
@@ -286,7 +339,9 @@ pub async fn list_users(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -18,7 +18,7 @@ use crate::auth::extract::{AuthUser, ClientInfo};
 use crate::auth::password::HashError;
 use crate::auth::sessions::{IssuedSession, Refresh, Session};
 use crate::domain::email::Email;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, check_bound};
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery};
@@ -40,21 +40,31 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
+    /// 8+ characters, at most 1024 bytes, not a commonly used password.
+    #[schema(format = Password, min_length = 8, max_length = 1024, example = "correct horse battery staple")]
     pub password: String,
+    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub name: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
+    #[schema(format = Password, max_length = 1024, example = "correct horse battery staple")]
     pub password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(
+        max_length = 128,
+        example = "Xq3T2b4k7nZ9w1vY5r8s0uLm2pQa6cDe.t0k3n-s3cr3t"
+    )]
     pub refresh_token: String,
 }
 
@@ -70,6 +80,7 @@ impl From<HashError> for ApiError {
                 "password",
                 "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
             ),
+            HashError::TooLong => Self::invalid("password", "must be at most 1024 bytes"),
             HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
         }
     }
@@ -117,6 +128,9 @@ pub async fn login(
     AppJson(request): AppJson<LoginRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
     let email = Email::parse(&request.email, "email")?;
+    // Before the account is looked up or anything hashed: the same 422 for
+    // every address, and no work proportional to an attacker's input.
+    check_bound(&request.password, "password")?;
     let reservation = match state
         .login_throttle
         .reserve(&state.redis, email.as_str())
@@ -226,14 +240,15 @@ pub fn token_response(state: &AppState, issued: &IssuedSession) -> Result<TokenR
 }
 
 /// Swaps a refresh token for a new pair. A token already used revokes its
-/// session (reuse detection).
+/// session (reuse detection), except that within `REFRESH_TOKEN_REUSE_INTERVAL`
+/// of a rotation the just-rotated token gets the same new refresh token again.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = contract::api::Problem)))]
 pub async fn refresh(
     State(state): State<AppState>,
     AppJson(request): AppJson<RefreshRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    match state.sessions.refresh(&request.refresh_token).await? {
+    match crate::auth::refresh::refresh(&state, &request.refresh_token).await? {
         Refresh::Rotated(issued) => Ok(AppJson(token_response(&state, &issued)?)),
         Refresh::Reused => {
             tracing::warn!(target: "audit", "refresh token reused: session revoked");
@@ -310,9 +325,19 @@ pub async fn revoke_session(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RevokeScope {
     /// `all` (the default: log out everywhere) or `others` (keep this session).
-    pub scope: Option<String>,
+    #[param(inline)]
+    pub scope: Option<Scope>,
+}
+
+/// Which of the caller's sessions end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    All,
+    Others,
 }
 
 /// Logs the caller out everywhere (`scope=all`) or everywhere else (`scope=others`).
@@ -324,10 +349,9 @@ pub async fn revoke_sessions(
     user: AuthUser,
     AppQuery(scope): AppQuery<RevokeScope>,
 ) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
-    let keep = match scope.scope.as_deref() {
-        None | Some("all") => None,
-        Some("others") => Some(user.session_id.as_str()),
-        Some(_) => return Err(ApiError::invalid("scope", "must be all or others")),
+    let keep = match scope.scope {
+        None | Some(Scope::All) => None,
+        Some(Scope::Others) => Some(user.session_id.as_str()),
     };
     let revoked = state
         .sessions

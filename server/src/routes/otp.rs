@@ -16,7 +16,6 @@ use super::account::{admit_mail_request, queue};
 use super::auth::token_response;
 use super::users::{UserRow, insert_user};
 use crate::auth::extract::ClientInfo;
-use crate::auth::otp::Resend;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::error::ApiError;
@@ -36,13 +35,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtpRequest {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OtpVerify {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
     pub email: String,
+    /// `OTP_LENGTH` digits (6 by default).
+    #[schema(pattern = "^[0-9]{6,10}$", example = "123456")]
     pub code: String,
 }
 
@@ -61,9 +64,6 @@ pub async fn request_otp(
     if let Some(refused) = admit_mail_request(&state, "otp", &email).await? {
         return Ok(refused);
     }
-    if let Resend::Wait(wait) = state.otp.claim_resend(&state.redis, email.as_str()).await? {
-        return Err(ApiError::RateLimited { retry_after: wait });
-    }
     let account: Option<(String,)> =
         crate::db::query_as("select status from users where lower(email) = lower($1)")
             .bind(email.as_str())
@@ -77,7 +77,7 @@ pub async fn request_otp(
     };
     if deliver {
         let mail = Mail::otp(&code, state.otp.settings().ttl);
-        queue(&state, email.as_str(), &mail)?;
+        queue(&state, &email, &mail);
     }
     tracing::info!(email = %email.masked(), "one-time code requested");
     let ttl = state.otp.settings().ttl.as_secs();
@@ -140,10 +140,23 @@ pub async fn verify_otp(
         .sessions
         .create(user.user_id, role, &client.ip, &client.user_agent)
         .await?;
-    crate::db::query("update users set last_login_at = now() where user_id = $1")
-        .bind(user.user_id)
-        .execute(state.db.writer())
-        .await?;
+    // Re-read the account after the session exists: a deletion or disabling
+    // that ran meanwhile may have revoked sessions before this one was there.
+    let still_active = crate::db::query(
+        "update users set last_login_at = now() where user_id = $1 and status = 'active'",
+    )
+    .bind(user.user_id)
+    .execute(state.db.writer())
+    .await?
+    .rows_affected();
+    if still_active == 0 {
+        state
+            .sessions
+            .revoke(&issued.id, crate::metrics::RevokeReason::User)
+            .await?;
+        attempts.with_label_values(&["otp", "failure"]).inc();
+        return Err(ApiError::Unauthorized);
+    }
     // A code that reached the mailbox proves the address.
     if user.email_verified_at.is_none() {
         super::account::mark_verified(&state, user.user_id).await?;

@@ -58,14 +58,34 @@ impl PostRow {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPost {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000]*$",
+        example = "Hello, tenk"
+    )]
     pub title: String,
+    /// At most 65536 bytes.
+    #[schema(
+        max_length = 65536,
+        pattern = "^[^\\u0000]*$",
+        example = "The first post."
+    )]
     pub body: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostChanges {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000]*$",
+        example = "A better title"
+    )]
     pub title: Option<String>,
+    /// At most 65536 bytes.
+    #[schema(max_length = 65536, pattern = "^[^\\u0000]*$")]
     pub body: Option<String>,
 }
 
@@ -86,9 +106,12 @@ fn check_body(body: &str) -> Result<(), ApiError> {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// A case-insensitive substring of the title.
+    #[param(pattern = "^[^\\u0000]*$", example = "hello")]
     pub q: Option<String>,
+    /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 

@@ -1,4 +1,5 @@
-//! The caller's profile: read (from the app cache), rename, change password.
+//! The caller's profile: read (from the app cache), rename, change password,
+//! delete the account.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,7 +17,7 @@ use super::auth::parse_name;
 use crate::auth::cache::Event;
 use crate::auth::extract::AuthUser;
 use crate::domain::email::Email;
-use crate::domain::password::NewPassword;
+use crate::domain::password::{NewPassword, check_bound};
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, JsonBytes};
@@ -25,7 +26,7 @@ use crate::timestamps::rfc3339;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(get_me, update_me))
+        .routes(routes!(get_me, update_me, delete_me))
         .routes(routes!(change_password))
 }
 
@@ -125,6 +126,7 @@ pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<Jso
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfile {
+    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub name: String,
 }
 
@@ -156,7 +158,10 @@ pub async fn update_me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
+    #[schema(format = Password, max_length = 1024, example = "correct horse battery staple")]
     pub current_password: String,
+    /// 8+ characters, at most 1024 bytes, not a commonly used password.
+    #[schema(format = Password, min_length = 8, max_length = 1024, example = "a brand new password")]
     pub new_password: String,
 }
 
@@ -171,6 +176,7 @@ pub async fn change_password(
     user: AuthUser,
     AppJson(request): AppJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
+    check_bound(&request.current_password, "current_password")?;
     let row = find_user(state.db.writer(), user.user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
@@ -198,4 +204,91 @@ pub async fn change_password(
         .await?;
     tracing::info!(user_id = %user.user_id, revoked, "password changed");
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Proof that the caller of a deletion is the account holder, not just a
+/// holder of one of its tokens: the password, or a one-time code freshly
+/// requested at `/api/auth/otp/request` for the account's address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum Reauthentication {
+    Password {
+        #[schema(max_length = 1024, format = Password)]
+        password: String,
+    },
+    Code {
+        #[schema(pattern = "^[0-9]{6,10}$", example = "123456")]
+        code: String,
+    },
+}
+
+/// Deletes the caller's account with its posts, and ends every session and
+/// refresh token of it at once, on every instance. The last active admin
+/// cannot delete their account.
+#[utoipa::path(delete, path = "/api/users/me", tag = "users", security(("bearer" = [])),
+    request_body = Reauthentication,
+    responses((status = 204, description = "Deleted, with its posts; every session revoked"),
+        (status = 409, description = "The last active admin", body = contract::api::Problem),
+        (status = 422, description = "The password or code does not match", body = contract::api::Problem)))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    user: AuthUser,
+    AppJson(proof): AppJson<Reauthentication>,
+) -> Result<StatusCode, ApiError> {
+    let row = find_user(state.db.writer(), user.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    reauthenticate(&state, &row, proof).await?;
+    let tx = state.db.writer().begin().await?;
+    crate::account_deletion::delete_account(
+        &state,
+        tx,
+        user.user_id,
+        crate::metrics::RevokeReason::User,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Checks the password (under the per-account login throttle) or consumes a
+/// one-time code of the account's address.
+async fn reauthenticate(
+    state: &AppState,
+    row: &UserRow,
+    proof: Reauthentication,
+) -> Result<(), ApiError> {
+    match proof {
+        Reauthentication::Password { password } => {
+            check_bound(&password, "password")?;
+            let reservation = state
+                .login_throttle
+                .reserve(&state.redis, &row.email)
+                .await?
+                .map_err(|wait| ApiError::RateLimited { retry_after: wait })?;
+            let verification = state
+                .hasher
+                .verify(password, Some(row.password_hash.clone()))
+                .await?;
+            if !verification.matches {
+                return Err(ApiError::invalid("password", "does not match"));
+            }
+            state
+                .login_throttle
+                .succeeded(&state.redis, reservation)
+                .await?;
+        }
+        Reauthentication::Code { code } => {
+            let length = state.otp.settings().length as usize;
+            if code.len() != length || !code.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ApiError::invalid(
+                    "code",
+                    format!("must be {length} digits"),
+                ));
+            }
+            if !state.otp.verify(&state.redis, &row.email, &code).await? {
+                return Err(ApiError::invalid("code", "is wrong, used or expired"));
+            }
+        }
+    }
+    Ok(())
 }

@@ -8,10 +8,13 @@ mod helpers;
 
 mod account;
 mod admin;
+mod admin_guard;
 mod admission;
 mod auth;
 mod config;
+mod deletion;
 mod error_tracking;
+mod findings;
 mod health;
 mod lifecycle;
 mod metrics;

@@ -27,6 +27,7 @@ const ROUTES: &[&str] = &[
     "DELETE /api/auth/sessions/{id}",
     "GET /api/users/me",
     "PATCH /api/users/me",
+    "DELETE /api/users/me",
     "POST /api/users/me/password",
     "GET /api/posts",
     "POST /api/posts",
@@ -38,6 +39,7 @@ const ROUTES: &[&str] = &[
     "DELETE /api/admin/users/{id}/sessions",
     "POST /api/admin/users/{id}/disable",
     "POST /api/admin/users/{id}/enable",
+    "DELETE /api/admin/users/{id}",
     "GET /api/admin/users",
     "GET /api/admin/audit",
 ];
@@ -90,4 +92,150 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
             "{route} is documented but not served: {status}"
         );
     }
+}
+
+async fn document(app: &TestApp) -> serde_json::Value {
+    app.get("/api/openapi.json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Finding 7: query parameters were declared `in: path, required`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_parameters_are_declared_in_the_query_and_optional() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let document = document(&app).await;
+    for (method, path, names) in [
+        ("get", "/api/posts", &["q", "cursor"][..]),
+        ("get", "/api/admin/users", &["query", "cursor"][..]),
+        ("get", "/api/admin/audit", &["cursor"][..]),
+        ("get", "/api/admin/sessions", &["email", "user_id"][..]),
+        ("delete", "/api/auth/sessions", &["scope"][..]),
+    ] {
+        let parameters = document["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path} has parameters"));
+        let mut declared: Vec<&str> = parameters
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        declared.sort_unstable();
+        let mut expected = names.to_vec();
+        expected.sort_unstable();
+        assert_eq!(declared, expected, "{method} {path}");
+        for parameter in parameters {
+            assert_eq!(parameter["in"], "query", "{method} {path} {parameter}");
+            assert_ne!(parameter["required"], true, "{method} {path} {parameter}");
+        }
+    }
+    let user_id = document["paths"]["/api/admin/sessions"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "user_id")
+        .unwrap()
+        .clone();
+    assert_eq!(user_id["schema"]["format"], "uuid");
+}
+
+/// Finding 7: errors were documented as `application/json` and most
+/// operations lacked 400/401/413/415/422/429/503.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_problem_json_and_every_shared_status_is_documented() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let document = document(&app).await;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            let has = |status: &str| responses.contains_key(status);
+            let route = format!("{method} {path}");
+            assert!(has("429") && has("503"), "{route}");
+            if operation.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(has(status), "{route} {status}");
+                }
+            }
+            if operation.get("security").is_some() {
+                assert!(has("401"), "{route}");
+            }
+            if path.starts_with("/api/admin/") {
+                assert!(has("403"), "{route}");
+            }
+            if path.contains('{') {
+                assert!(has("404"), "{route}");
+            }
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let content = response["content"].as_object().unwrap();
+                    assert_eq!(
+                        content["application/problem+json"]["schema"]["$ref"],
+                        "#/components/schemas/Problem",
+                        "{route} {status}"
+                    );
+                    if let Some(json) = content.get("application/json") {
+                        assert_ne!(
+                            json["schema"]["$ref"], "#/components/schemas/Problem",
+                            "{route} {status}: a problem is not application/json"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_strings_carry_their_formats_bounds_and_examples() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let document = document(&app).await;
+    let register = &document["components"]["schemas"]["RegisterRequest"]["properties"];
+    assert_eq!(register["email"]["format"], "email");
+    assert_eq!(register["email"]["maxLength"], 254);
+    assert_eq!(register["password"]["minLength"], 8);
+    assert_eq!(register["password"]["maxLength"], 1024);
+    assert_eq!(register["name"]["maxLength"], 100);
+    let login = &document["components"]["schemas"]["LoginRequest"]["properties"];
+    assert_eq!(
+        login["password"]["maxLength"], 1024,
+        "the bound before hashing"
+    );
+    assert!(register["email"]["example"].is_string());
+    assert!(document["components"]["schemas"]["Problem"]["example"].is_object());
+}
+
+/// A valid input the schema allows is not refused: the admin session
+/// search with neither `email` nor `user_id` is an empty list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_search_without_a_filter_is_an_empty_list() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let admin = app.new_admin().await;
+    let response = app
+        .get("/api/admin/sessions")
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .json::<Vec<serde_json::Value>>()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let odd = app
+        .get("/api/admin/sessions?email=not-an-address")
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(odd.status(), 200);
 }

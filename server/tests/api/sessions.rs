@@ -69,7 +69,9 @@ async fn a_session_revoked_on_one_instance_is_refused_on_another_within_100ms() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_rotates_the_token_and_reusing_an_old_one_revokes_the_session() {
     let db = TestDb::new().await;
-    let app = TestApp::spawn(&db).await;
+    // Without the reuse interval: any second use of a token is reuse.
+    let settings = crate::helpers::test_settings(&[("REFRESH_TOKEN_REUSE_INTERVAL", "0")]);
+    let app = TestApp::spawn_with(db.pool.clone(), settings).await;
     let user = app.new_user("refresh").await;
     let refresh = |token: String| {
         app.post("/api/auth/refresh")
@@ -276,4 +278,47 @@ async fn with_redis_down_authenticated_requests_answer_503_never_200() {
         .unwrap();
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
+}
+
+/// Honest clients racing with themselves (two tabs, a retry after a lost
+/// response) get the same new refresh token within
+/// `REFRESH_TOKEN_REUSE_INTERVAL`; reuse detection still holds around it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_refresh_within_the_reuse_interval_gets_the_same_new_pair() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let user = app.new_user("racer").await;
+    let refresh = |token: String| {
+        app.post("/api/auth/refresh")
+            .json(&serde_json::json!({"refresh_token": token}))
+            .send()
+    };
+    let original = user.tokens.refresh_token.clone();
+    let (first, second) = tokio::join!(refresh(original.clone()), refresh(original.clone()));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let first: TokenResponse = first.json().await.unwrap();
+    let second: TokenResponse = second.json().await.unwrap();
+    assert_eq!(
+        first.refresh_token, second.refresh_token,
+        "the same new pair"
+    );
+    assert_ne!(first.refresh_token, original);
+    assert_eq!(first.session.id, user.sid());
+    assert_eq!(app.me_status(&second.access_token).await, 200);
+
+    // The new token moves on; the original is now plain reuse, window or not.
+    let third = refresh(first.refresh_token.clone()).await.unwrap();
+    assert_eq!(third.status(), 200);
+    let third: TokenResponse = third.json().await.unwrap();
+    assert_eq!(refresh(original).await.unwrap().status(), 401);
+    assert_eq!(
+        app.me_status(&third.access_token).await,
+        401,
+        "reuse revoked the session"
+    );
+    assert_eq!(refresh(third.refresh_token).await.unwrap().status(), 401);
 }

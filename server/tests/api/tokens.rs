@@ -81,6 +81,15 @@ async fn forged_expired_and_malformed_tokens_are_all_refused_with_401() {
             sign(&hs256, &with(&claims, "exp", json!(now - 10)), key),
         ),
         (
+            // Finding 4: a valid signature, nbf = now, iat an hour ahead.
+            "iat in the future",
+            sign(&hs256, &with(&claims, "iat", json!(now + 3600)), key),
+        ),
+        (
+            "iat just past the leeway",
+            sign(&hs256, &with(&claims, "iat", json!(now + 60)), key),
+        ),
+        (
             "nbf in the future",
             sign(&hs256, &with(&claims, "nbf", json!(now + 60)), key),
         ),

@@ -1,0 +1,220 @@
+//! Completes the OpenAPI document generated from the handlers with what
+//! every operation shares, derived from the operation itself so it cannot
+//! drift: each error response is `application/problem+json` with the
+//! [`Problem`](contract::api::Problem) schema, and each operation lists
+//! every status the layers and extractors in front of its handler can
+//! answer:
+//!
+//! - every operation: 429 (rate limits) and 503 (load shedding, the request
+//!   timeout, a dependency down), both with `Retry-After`;
+//! - a JSON body: 400 (malformed), 413 (too large), 415 (not JSON), 422
+//!   (a field is wrong);
+//! - query parameters: 422;
+//! - path parameters: 404 (anything that names no resource);
+//! - a bearer or ops token: 401; the admin API: 403.
+
+use serde_json::{Map, Value, json};
+use utoipa::openapi::OpenApi;
+
+const PROBLEM: &str = "application/problem+json";
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The shared statuses, completed onto `document`.
+pub fn complete(document: OpenApi) -> OpenApi {
+    let Ok(mut value) = serde_json::to_value(&document) else {
+        return document;
+    };
+    complete_value(&mut value);
+    serde_json::from_value(value).unwrap_or(document)
+}
+
+fn complete_value(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for method in METHODS {
+            if let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) {
+                complete_operation(path, operation);
+            }
+        }
+    }
+    if let Some(problem) = document
+        .pointer_mut("/components/schemas/Problem")
+        .and_then(Value::as_object_mut)
+    {
+        problem.insert(
+            "example".into(),
+            json!({
+                "type": "urn:tenk:problem:validation_failed",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "invalid input",
+                "code": "validation_failed",
+                "request_id": "01J9Z3K8W5X4V2Q6R7T8Y9A0BC",
+                "errors": [{"field": "email", "message": "must be an email address such as ada@example.com"}]
+            }),
+        );
+    }
+}
+
+fn complete_operation(path: &str, operation: &mut Map<String, Value>) {
+    let has_body = operation.contains_key("requestBody");
+    let has_query = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|parameters| parameters.iter().any(|p| p["in"] == "query"));
+    let has_path_parameters = path.contains('{');
+    let secured = operation
+        .get("security")
+        .and_then(Value::as_array)
+        .is_some_and(|requirements| {
+            requirements
+                .iter()
+                .any(|r| r.get("bearer").is_some() || r.get("ops_token").is_some())
+        });
+    let is_admin = path.starts_with("/api/admin/");
+
+    let mut shared: Vec<(&str, &str)> = vec![
+        (
+            "429",
+            "Too many requests: a rate limit; retry after `Retry-After` seconds",
+        ),
+        (
+            "503",
+            "Overloaded (load shedding), timed out, or a dependency is down; retry after `Retry-After` seconds",
+        ),
+    ];
+    if has_body {
+        shared.extend([
+            ("400", "The body is not valid JSON"),
+            ("413", "The body is larger than `REQUEST_BODY_LIMIT`"),
+            ("415", "The body is not `application/json`"),
+            ("422", "A field is missing or invalid; `errors` names it"),
+        ]);
+    }
+    if has_query {
+        shared.push(("422", "A query parameter is invalid; `errors` names it"));
+    }
+    if has_path_parameters {
+        shared.push(("404", "Nothing has this id"));
+    }
+    if secured {
+        shared.push((
+            "401",
+            "Missing, invalid or expired token, or an ended session",
+        ));
+    }
+    if is_admin {
+        shared.push(("403", "The caller is not an active admin"));
+    }
+
+    let responses = operation
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    let Some(responses) = responses else {
+        return;
+    };
+    for (status, description) in shared {
+        responses
+            .entry(status)
+            .or_insert_with(|| json!({ "description": description }));
+    }
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with('4') || status.starts_with('5') {
+            as_problem(status, response);
+        }
+    }
+}
+
+/// An error response: its problem body, keeping any other documented body
+/// (the health reports' 503), and `Retry-After` where the server sends it.
+fn as_problem(status: &str, response: &mut Value) {
+    let Some(response) = response.as_object_mut() else {
+        return;
+    };
+    if !response.contains_key("description") {
+        response.insert("description".into(), json!(status));
+    }
+    let content = response
+        .entry("content")
+        .or_insert_with(|| json!({}))
+        .as_object_mut();
+    if let Some(content) = content {
+        let problem_as_json = content
+            .get("application/json")
+            .is_some_and(|media| media.pointer("/schema/$ref") == Some(&json!(PROBLEM_REF)));
+        if problem_as_json {
+            content.remove("application/json");
+        }
+        content.insert(PROBLEM.into(), json!({ "schema": { "$ref": PROBLEM_REF } }));
+    }
+    if status == "429" || status == "503" {
+        let headers = response
+            .entry("headers")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(headers) = headers {
+            headers.insert(
+                "Retry-After".into(),
+                json!({
+                    "description": "Seconds to wait before retrying",
+                    "schema": { "type": "integer", "minimum": 1 }
+                }),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_operation_gets_the_statuses_of_what_it_takes() {
+        let mut document = json!({
+            "paths": {
+                "/api/admin/users/{id}": {
+                    "post": {
+                        "security": [{"bearer": []}],
+                        "requestBody": {"content": {}},
+                        "parameters": [{"in": "query", "name": "q"}],
+                        "responses": {
+                            "200": {"description": "ok"},
+                            "404": {"description": "gone", "content": {"application/json": {"schema": {"$ref": PROBLEM_REF}}}}
+                        }
+                    }
+                }
+            }
+        });
+        complete_value(&mut document);
+        let responses = &document["paths"]["/api/admin/users/{id}"]["post"]["responses"];
+        let mut statuses: Vec<&String> = responses.as_object().unwrap().keys().collect();
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [
+                "200", "400", "401", "403", "404", "413", "415", "422", "429", "503"
+            ]
+        );
+        assert_eq!(responses["404"]["description"], "gone");
+        assert!(
+            responses["404"]["content"]
+                .get("application/json")
+                .is_none()
+        );
+        assert_eq!(
+            responses["404"]["content"][PROBLEM]["schema"]["$ref"],
+            PROBLEM_REF
+        );
+        assert!(responses["503"]["headers"].get("Retry-After").is_some());
+        assert!(responses["200"].get("content").is_none());
+    }
+}
