@@ -9,7 +9,8 @@ use contract::health::DetailedHealth;
 use crossterm::event::KeyEvent;
 
 use crate::admin_error::AdminError;
-use crate::command::{Revocation, SessionQuery};
+use crate::command::{AdminAction, SessionQuery};
+use crate::fleet::FleetSnapshot;
 use crate::prom::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,10 @@ pub enum Event {
         result: Result<Box<Scrape>, ScrapeFailure>,
     },
     Admin(AdminEvent),
+    /// Fleet mode: one look at the fleet from Prometheus (and Alertmanager).
+    Fleet(Result<Box<FleetSnapshot>, String>),
+    /// Fleet mode: the answer to a silence (its id, or why it failed).
+    Silenced(Result<String, String>),
 }
 
 /// A successful poll: the metrics, and the detailed health when it answered.
@@ -47,6 +52,10 @@ pub struct ScrapeFailure {
 pub enum AdminEvent {
     LoggedIn {
         email: String,
+        /// The session the login opened (this cockpit's own).
+        session_id: Option<String>,
+        /// The admin's user id.
+        user_id: Option<String>,
     },
     LoginFailed(AdminError),
     CodeSent {
@@ -58,7 +67,7 @@ pub enum AdminEvent {
         result: Result<Vec<SessionSummary>, AdminError>,
     },
     Revoked {
-        what: Revocation,
+        what: AdminAction,
         /// How many sessions ended.
         result: Result<u64, AdminError>,
     },
