@@ -112,9 +112,10 @@ struct NewSilence<'a> {
     comment: &'a str,
 }
 
+/// The answer to a new silence: `{"silenceID": "..."}` (that spelling).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct Created {
+    #[serde(rename = "silenceID")]
     silence_id: String,
 }
 
