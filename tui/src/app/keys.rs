@@ -125,6 +125,13 @@ fn on_screen_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         }
         KeyCode::Char('c') => copy_selected(app),
         KeyCode::Char('S') if app.screen == Screen::Alerts => ask_silence(app),
+        KeyCode::Char('b') if app.screen == Screen::Overview && app.fleet.is_some() => {
+            app.set_status(
+                StatusKind::Info,
+                "the per-route breakdown needs direct polling (--target), not --prometheus",
+            );
+            None
+        }
         KeyCode::Char('b') if app.screen == Screen::Overview => {
             app.show_routes = !app.show_routes;
             let text = if app.show_routes {
@@ -287,6 +294,20 @@ fn on_filter_key(app: &mut App, key: KeyEvent) -> Option<Command> {
 
 /// What `c` copies on this screen: (what it is, the full text).
 fn selected_id(app: &App) -> Option<(&'static str, String)> {
+    if let Some(fleet) = &app.fleet {
+        let snapshot = fleet.snapshot.as_ref();
+        match app.screen {
+            Screen::Overview => {
+                let instance = snapshot?.instances.get(fleet.selected_instance)?;
+                return Some(("instance", instance.name.clone()));
+            }
+            Screen::Alerts => {
+                let alert = snapshot?.alerts.get(fleet.selected_alert)?;
+                return Some(("alert name", alert.name().to_string()));
+            }
+            Screen::Sessions | Screen::Audit => {}
+        }
+    }
     match app.screen {
         Screen::Sessions => {
             let session = app.sessions.selected_session()?;

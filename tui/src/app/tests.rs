@@ -991,3 +991,33 @@ fn c_copies_the_full_id_of_the_selected_row_and_says_so() {
             .contains("nothing selected")
     );
 }
+
+#[test]
+fn in_fleet_mode_c_copies_the_discovered_instance_and_b_says_why_not() {
+    use crate::fleet::{FleetInstance, FleetSnapshot};
+
+    let mut cfg = config(1, false, true);
+    cfg.fleet = Some(("http://p:9090".into(), None));
+    let mut app = app_with(cfg);
+    app.update(Event::Fleet(Ok(Box::new(FleetSnapshot {
+        at: fixtures::at(0),
+        instances: vec![FleetInstance {
+            name: "10.1.0.11:8080".into(),
+            up: true,
+            requests_per_second: None,
+            error_ratio: None,
+            p95: None,
+            cpu_ratio: None,
+            memory_ratio: None,
+        }],
+        alerts: vec![],
+        alertmanager: None,
+    }))));
+    assert_eq!(
+        app.update(key('c')),
+        Some(Command::Copy("10.1.0.11:8080".into()))
+    );
+    assert_eq!(app.update(key('b')), None);
+    assert!(app.status.as_ref().unwrap().text.contains("direct polling"));
+    assert!(!app.show_routes);
+}
