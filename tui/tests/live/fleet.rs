@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tenk_tui::fleet::{AlertmanagerClient, FleetQueries, PrometheusClient, fetch_snapshot};
 
+use crate::pty::Tmux;
 use crate::server::{TestServer, unique};
 
 /// A child process killed (and its folder removed) on drop.
@@ -255,6 +256,55 @@ async fn fleet_mode_discovers_instances_reads_prometheus_alerts_and_silences_one
     assert_eq!(report["instances"].as_array().unwrap().len(), 3);
     assert_eq!(report["down"], 1);
     assert!(report["firing"].as_u64().unwrap() >= 1);
+
+    // The real binary in a terminal: the fleet on screen, and S silences
+    // the selected alert for the duration typed.
+    let log = dir.0.join("tui.log");
+    let script = format!(
+        "{} --prometheus {} --alertmanager {} --interval 1s --log-file {}; echo EXITED:$?; sleep 60",
+        env!("CARGO_BIN_EXE_tenk-tui"),
+        prometheus.base,
+        alertmanager.base,
+        log.display()
+    );
+    let tmux = Tmux {
+        socket: unique("tenk-tui-fleet-"),
+    };
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "tui",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &script,
+    ]);
+    tmux.wait_for("the fleet discovered", |s| {
+        s.contains("2/3 up · discovered from Prometheus") && s.contains("1/3 DOWN")
+    });
+    tmux.keys(&["2"]);
+    tmux.wait_text("TenkFleetTest");
+    tmux.keys(&["S"]);
+    tmux.wait_text("in Alertmanager");
+    tmux.keys(&["BSpace", "BSpace"]);
+    tmux.text("2h");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_text("silenced (silence ");
+    let ours = am
+        .silences()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.created_by.starts_with("tenk-tui ("))
+        .unwrap_or_else(|| panic!("a silence made by the cockpit:\n{screen}"));
+    assert!(ours.comment.contains("2h"), "{ours:?}");
+    tmux.wait_text("by tenk-tui (");
+    tmux.keys(&["q"]);
+    tmux.wait_text("EXITED:0");
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(log_text.contains("silence created"), "{log_text}");
 
     // Silence one alert for 2h: Alertmanager lists the silence and holds
     // the alert as silenced.
