@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use crate::admin_error::AdminError;
 use crate::command::{AdminAction, Command, Credential, SessionQuery};
-use crate::event::{AdminEvent, Event};
+use crate::event::{AdminEvent, Event, Identity};
 use crate::poller::describe;
 use crate::secret::Secret;
 
@@ -220,6 +220,24 @@ impl AdminClient {
         })
     }
 
+    /// The account of the token in use (`/api/users/me`); a token that is
+    /// not an admin's is forgotten, so the next admin call asks for a login.
+    ///
+    /// # Errors
+    /// [`AdminError::Unauthorized`] for a refused token; network errors.
+    pub async fn whoami(&self, target: usize) -> Result<Identity, AdminError> {
+        let request = self.http.get(self.url(target, "/api/users/me")?);
+        let profile: UserProfile = self.send(request, true, Self::json).await?;
+        if profile.role != "admin" {
+            self.forget_token();
+        }
+        Ok(Identity {
+            user_id: profile.id,
+            email: profile.email,
+            role: profile.role,
+        })
+    }
+
     /// Ends the session of `token` (best effort).
     async fn logout_token(&self, target: usize, token: &Secret) {
         if let Ok(url) = self.url(target, "/api/auth/logout") {
@@ -395,6 +413,7 @@ impl AdminClient {
                 },
                 Err(error) => AdminEvent::LoginFailed(error),
             },
+            Command::CheckRole { target } => AdminEvent::RoleChecked(self.whoami(target).await),
             Command::RequestCode { target, email } => match self.request_code(target, &email).await
             {
                 Ok(()) => AdminEvent::CodeSent { email },

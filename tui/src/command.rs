@@ -25,6 +25,11 @@ pub enum Command {
         email: String,
         credential: Credential,
     },
+    /// Whose is the admin token from the environment, and is it an admin's
+    /// (asked once at start, so the header never labels a non-admin admin).
+    CheckRole {
+        target: usize,
+    },
     /// Ask for a one-time code by mail.
     RequestCode {
         target: usize,

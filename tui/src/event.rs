@@ -32,6 +32,15 @@ pub enum Event {
     Silenced(Result<String, String>),
 }
 
+/// The account an admin token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    pub email: String,
+    /// `admin` or `user`.
+    pub role: String,
+}
+
 /// A successful poll: the metrics, and the detailed health when it answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scrape {
@@ -58,6 +67,8 @@ pub enum AdminEvent {
         user_id: Option<String>,
     },
     LoginFailed(AdminError),
+    /// Who the environment's admin token belongs to.
+    RoleChecked(Result<Identity, AdminError>),
     CodeSent {
         email: String,
     },

@@ -92,6 +92,14 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let (events, mut inbox) = mpsc::channel::<Event>(1024);
     let mut tasks = JoinSet::new();
+    if let Some(command) = app.startup() {
+        let (admin, events) = (admin.clone(), events.clone());
+        tasks.spawn(async move {
+            if let Some(answer) = admin.execute(command).await {
+                let _ = events.send(answer).await;
+            }
+        });
+    }
     let poll_now = Arc::new(Notify::new());
     let fleet = fleet_sources(&settings, &http);
     if let Some(sources) = &fleet {

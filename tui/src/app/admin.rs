@@ -7,7 +7,7 @@
 use super::{AdminAuth, App, Overlay, OwnSession, Screen, StatusKind};
 use crate::admin_error::AdminError;
 use crate::command::{AdminAction, Command, SessionQuery};
-use crate::event::AdminEvent;
+use crate::event::{AdminEvent, Identity};
 
 use super::sessions::short_id;
 
@@ -32,6 +32,10 @@ pub fn on_admin_event(app: &mut App, event: AdminEvent) -> Option<Command> {
                 Screen::Audit if app.audit.error.is_some() => Some(app.load_audit(None)),
                 _ => app.reload_failed_sessions(),
             }
+        }
+        AdminEvent::RoleChecked(result) => {
+            on_role_checked(app, result);
+            None
         }
         AdminEvent::LoginFailed(error) => {
             if let Overlay::Login(form) = &mut app.overlay {
@@ -194,4 +198,38 @@ fn failed(
         ));
     }
     None
+}
+
+/// The answer about the environment's admin token: the header names its
+/// account when it is an admin's, and nobody (log in with L) when not.
+fn on_role_checked(app: &mut App, result: Result<Identity, AdminError>) {
+    match result {
+        Ok(identity) if identity.role == "admin" => {
+            app.auth = AdminAuth::LoggedIn {
+                who: identity.email,
+            };
+            app.own.user_id = Some(identity.user_id);
+        }
+        Ok(identity) => {
+            app.auth = AdminAuth::LoggedOut;
+            app.set_status(
+                StatusKind::Error,
+                format!(
+                    "TENK_ADMIN_TOKEN belongs to {}, not an admin (role {}): log in with L",
+                    identity.email, identity.role
+                ),
+            );
+        }
+        Err(AdminError::Unauthorized) => {
+            app.auth = AdminAuth::LoggedOut;
+            app.set_status(
+                StatusKind::Error,
+                "TENK_ADMIN_TOKEN was refused (401): log in with L",
+            );
+        }
+        Err(error) => app.set_status(
+            StatusKind::Error,
+            format!("could not check TENK_ADMIN_TOKEN: {error}"),
+        ),
+    }
 }

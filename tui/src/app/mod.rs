@@ -177,6 +177,15 @@ impl App {
         }
     }
 
+    /// What to do once at start: check whose the environment's admin token is.
+    pub fn startup(&self) -> Option<Command> {
+        self.config
+            .admin_token_from_env
+            .then(|| Command::CheckRole {
+                target: self.admin_target(),
+            })
+    }
+
     /// Applies one event; returns what to do outside, if anything.
     pub fn update(&mut self, event: Event) -> Option<Command> {
         match event {

@@ -1021,3 +1021,33 @@ fn in_fleet_mode_c_copies_the_discovered_instance_and_b_says_why_not() {
     assert!(app.status.as_ref().unwrap().text.contains("direct polling"));
     assert!(!app.show_routes);
 }
+
+#[test]
+fn the_environments_admin_token_is_checked_at_start_and_a_non_admin_is_not_labelled_admin() {
+    let app = logged_in_app();
+    assert_eq!(app.startup(), Some(Command::CheckRole { target: T0 }));
+    assert_eq!(app_with(config(1, false, false)).startup(), None);
+
+    let identity = |role: &str| crate::event::Identity {
+        user_id: USER.into(),
+        email: "alice@example.com".into(),
+        role: role.into(),
+    };
+    let mut admin = logged_in_app();
+    admin.update(Event::Admin(AdminEvent::RoleChecked(Ok(identity("admin")))));
+    assert_eq!(
+        admin.auth,
+        AdminAuth::LoggedIn {
+            who: "alice@example.com".into()
+        }
+    );
+    let mut user = logged_in_app();
+    user.update(Event::Admin(AdminEvent::RoleChecked(Ok(identity("user")))));
+    assert!(!user.logged_in());
+    assert!(user.status.as_ref().unwrap().text.contains("not an admin"));
+    let mut refused = logged_in_app();
+    refused.update(Event::Admin(AdminEvent::RoleChecked(Err(
+        AdminError::Unauthorized,
+    ))));
+    assert!(!refused.logged_in());
+}

@@ -148,12 +148,23 @@ async fn refusals_say_why_401_403_and_wrong_credentials() {
     );
     // A user's own token used against the admin API: 403.
     let token = server.login(&http(), &user_email, "curl/8").await;
-    let user = admin_client(&server, Some(Secret::new(token.access_token)));
+    let user = admin_client(&server, Some(Secret::new(token.access_token.clone())));
     assert_eq!(
         user.find_sessions(0, &query).await,
         Err(AdminError::Forbidden)
     );
     assert_eq!(user.audit(0, None).await, Err(AdminError::Forbidden));
+    // As TENK_ADMIN_TOKEN, it is found out at start and forgotten.
+    let from_env = admin_client(&server, Some(Secret::new(token.access_token)));
+    let identity = from_env.whoami(0).await.unwrap();
+    assert_eq!(
+        (identity.email, identity.role.as_str()),
+        (user_email, "user")
+    );
+    assert_eq!(
+        from_env.find_sessions(0, &query).await,
+        Err(AdminError::Unauthorized)
+    );
 }
 
 #[tokio::test]
