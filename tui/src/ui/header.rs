@@ -68,7 +68,7 @@ fn fleet_counts(fleet: &FleetView) -> Vec<Span<'static>> {
     let total = fleet.instance_count();
     let mut spans = Vec::new();
     if fleet.error.is_some() {
-        spans.push(Span::styled(" PROMETHEUS ? ", style::bad()));
+        spans.push(Span::styled(" PROMETHEUS DOWN ", style::bad()));
     }
     let down = fleet.down();
     if down > 0 {

@@ -688,3 +688,19 @@ fn fleet_mode_shows_the_discovered_instances_and_prometheus_alerts() {
     app.update(key('S'));
     insta::assert_snapshot!("fleet_silence_form_80x24", text(&render(&app, SMALL)));
 }
+
+#[test]
+fn in_fleet_mode_an_unreachable_prometheus_is_never_an_all_clear() {
+    let mut app = fleet_app();
+    app.update(Event::Fleet(Err(
+        "cannot reach Prometheus: Connection refused (os error 111)".into(),
+    )));
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("PROMETHEUS DOWN"), "{screen}");
+    assert!(!screen.contains("alerts ok"), "{screen}");
+    assert!(screen.contains("Connection refused"), "{screen}");
+    assert!(
+        screen.contains("10.1.0.11:8080"),
+        "the last look stays: {screen}"
+    );
+}

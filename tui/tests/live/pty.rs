@@ -358,3 +358,59 @@ fn usage_errors_exit_1_never_the_alert_code_2() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--max-backoff"));
 }
+
+#[test]
+fn p_polls_at_once_instead_of_waiting_out_a_long_backoff() {
+    // Arrange: a backoff allowed to grow to 30 s.
+    let mut server = TestServer::start();
+    let log = std::env::temp_dir().join(format!("{}.log", unique("tenk-tui-poll-")));
+    let script = format!(
+        "{} --target {} --interval 500ms --max-backoff 30s --log-file {}; echo EXITED:$?; sleep 60",
+        env!("CARGO_BIN_EXE_tenk-tui"),
+        server.url,
+        log.display()
+    );
+    let tmux = Tmux {
+        socket: unique("tenk-tui-poll-"),
+    };
+    let started = tmux
+        .command()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &script,
+        ])
+        .env("TENK_OPS_TOKEN", &server.ops_token)
+        .env_remove("TENK_ADMIN_TOKEN")
+        .status()
+        .expect("tmux is needed for this test (apt-get install -y tmux)");
+    assert!(started.success());
+    tmux.wait_for("the instance UP", |s| s.contains("total 1/1 up"));
+    server.stop();
+    // 0.5 + 1 + 2 + 4 s of backoff: the next try is 8 s away.
+    tmux.wait_for("five failed polls", |s| s.contains("(5 tries)"));
+    server.restart();
+    let restarted = Instant::now();
+
+    // Act
+    tmux.keys(&["p"]);
+
+    // Assert: seen long before the backoff would have retried.
+    let back = tmux.wait_for("UP again", |s| {
+        s.contains("total 1/1 up") && !s.contains("DOWN")
+    });
+    assert!(
+        restarted.elapsed() < Duration::from_secs(3),
+        "p did not poll at once ({:?}):\n{back}",
+        restarted.elapsed()
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_text("EXITED:0");
+    let _ = std::fs::remove_file(log);
+}
