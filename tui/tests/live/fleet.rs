@@ -57,12 +57,22 @@ fn wait_until<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<
     }
 }
 
+/// `GET /-/ready` answers 200 (plain HTTP/1.0 over a socket: no client to install).
 fn ready(base: &str) -> bool {
-    let url = format!("{base}/-/ready");
-    std::process::Command::new("curl")
-        .args(["-fsS", "-o", "/dev/null", &url])
-        .status()
-        .is_ok_and(|s| s.success())
+    use std::io::{Read, Write};
+    let address = base.trim_start_matches("http://");
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(format!("GET /-/ready HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.ends_with(b" 200")
 }
 
 fn spawn(program: &str, args: &[String], dir: &Path, base: String) -> Daemon {
