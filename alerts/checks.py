@@ -10,7 +10,8 @@ CHECKs
   thresholds  every [[threshold]] of thresholds.toml has its rule in tenk.rules.yml with
               exactly `<expr> <op> <value>`, the same `for`, severity and action, prose that
               states the same number and duration; and its dashboard panel has exactly
-              one threshold step, equal to `value`, in the matching unit
+              one threshold step, equal to `value`, in the matching unit; [target_down]
+              is the `up == 0` rule TenkInstanceDown, with the same `for`, severity, action
   rule-tests  tenk.rules.test.yml tests every alert: fires, is pending one evaluation
               before (ALERTS{alertstate="pending"}), and has a silent case; its input
               series use only known metric names
@@ -201,6 +202,60 @@ def check_thresholds() -> list[str]:
     for name, r in rules.items():
         if r["_group"] == "tenk.thresholds" and name not in seen_alerts:
             errors.append(f"{cfg.RULES.name}: {name} is in group tenk.thresholds but not in thresholds.toml")
+    errors += check_target_down(doc.get("target_down"), rules)
+    return errors
+
+
+TARGET_DOWN_REQUIRED = {k: v for k, v in REQUIRED.items() if k not in ("panel", "unit")}
+
+
+def check_target_down(t, rules: dict[str, dict]) -> list[str]:
+    """[target_down] of thresholds.toml against its `up == 0` rule (group tenk.availability):
+    the same expression, operator, value, `for`, severity and action; the TUI reads the same
+    table, so the cockpit's TargetDown state and Prometheus's alert cannot disagree."""
+    where = f"{cfg.THRESHOLDS.name} [target_down]"
+    if not isinstance(t, dict):
+        return [f"{where}: missing (the TUI and the rules share the instance-down rule from it)"]
+    errors = []
+    for key, typ in TARGET_DOWN_REQUIRED.items():
+        if key not in t:
+            errors.append(f"{where}: missing key {key!r}")
+        elif not isinstance(t[key], typ) or isinstance(t[key], bool):
+            errors.append(f"{where}: {key!r} has the wrong type")
+    extra = set(t) - set(TARGET_DOWN_REQUIRED)
+    if extra:
+        errors.append(f"{where}: unknown keys {sorted(extra)}")
+    if errors:
+        return errors
+    if t["op"] != "==" or float(t["value"]) != 0.0:
+        errors.append(f"{where}: must be `== 0` (up == 0), got {t['op']} {t['value']}")
+    if t["metric"] != "up" or "up{" not in cfg.squash(t["expr"]):
+        errors.append(f"{where}: expr must select the `up` series, got {t['expr']!r}")
+    if t["severity"] not in SEVERITIES:
+        errors.append(f"{where}: severity must be one of {sorted(SEVERITIES)}")
+    try:
+        duration(t["for"])
+    except ValueError as e:
+        return errors + [f"{where}: {e}"]
+    rule = rules.get(t["alert"])
+    if rule is None:
+        return errors + [f"{where}: no alert {t['alert']} in {cfg.RULES.name}"]
+    rw = f"{cfg.RULES.name} {t['alert']}"
+    if rule["_group"] != "tenk.availability":
+        errors.append(f"{rw}: belongs in group tenk.availability")
+    want = cfg.squash(t["expr"]) + t["op"] + f"{float(t['value']):g}"
+    if cfg.squash(str(rule["expr"])) != want:
+        errors.append(f"{rw}: expr {cfg.squash(str(rule['expr']))!r} != thresholds.toml {want!r}")
+    if duration(rule.get("for", "0s")) != duration(t["for"]):
+        errors.append(f"{rw}: for {rule.get('for')!r} != thresholds.toml for {t['for']!r}")
+    labels, ann = rule.get("labels") or {}, rule.get("annotations") or {}
+    if labels.get("severity") != t["severity"]:
+        errors.append(f"{rw}: severity {labels.get('severity')!r} != thresholds.toml {t['severity']!r}")
+    if ann.get("action") != t["action"]:
+        errors.append(f"{rw}: action {ann.get('action')!r} != thresholds.toml {t['action']!r}")
+    desc = str(ann.get("description", ""))
+    if f"for {human_for(t['for'])}" not in desc:
+        errors.append(f"{rw}: description does not say 'for {human_for(t['for'])}': {desc!r}")
     return errors
 
 

@@ -127,8 +127,14 @@ pub struct UserPage {
 pub struct AuditEntry {
     pub id: i64,
     pub actor_id: String,
+    /// The admin's email (absent if the account is gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_email: Option<String>,
     pub action: String,
     pub target: String,
+    /// The email of the user the target names (`user:<id>`), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_email: Option<String>,
     pub ip: String,
     pub request_id: String,
     pub created_at: String,

@@ -1,18 +1,26 @@
-//! The admin API: login (password or one-time code), session search,
-//! revocation and the audit log. The access token lives here, never in the
+//! The admin API: login (password or one-time code, the admin role checked,
+//! the previous login's session closed), session search, revocation and the
+//! audit log. The access token lives here, never in the
 //! [`crate::app::App`], never in a log line; errors become [`AdminError`]s
 //! that say what to do.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use contract::api::{AuditPage, Problem, RevokeSessionsResponse, SessionSummary, TokenResponse};
+use contract::api::{
+    AuditPage, Problem, RevokeSessionsResponse, SessionSummary, TokenResponse, UserPage,
+    UserProfile,
+};
+
+/// Pages of `/api/admin/users` read to tell an unknown email from a user
+/// without sessions.
+const MAX_USER_PAGES: usize = 4;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::admin_error::AdminError;
-use crate::command::{Command, Credential, Revocation, SessionQuery};
-use crate::event::{AdminEvent, Event};
+use crate::command::{AdminAction, Command, Credential, SessionQuery};
+use crate::event::{AdminEvent, Event, Identity};
 use crate::poller::describe;
 use crate::secret::Secret;
 
@@ -22,6 +30,13 @@ use crate::secret::Secret;
 struct Auth {
     token: Option<Secret>,
     opened_here: bool,
+}
+
+/// Who a login from the form logged in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedIn {
+    pub session_id: String,
+    pub user_id: String,
 }
 
 #[derive(Clone)]
@@ -103,6 +118,25 @@ impl AdminClient {
             (true, None) => return Err(AdminError::Unauthorized),
             (false, _) => request,
         };
+        self.send_as_is(request, decode).await
+    }
+
+    /// Sends a request with `token`, whatever token is in use.
+    async fn send_with<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        token: &Secret,
+        decode: impl AsyncFnOnce(reqwest::Response) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
+        self.send_as_is(request.bearer_auth(token.expose()), decode)
+            .await
+    }
+
+    async fn send_as_is<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        decode: impl AsyncFnOnce(reqwest::Response) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
         let response = request
             .send()
             .await
@@ -131,16 +165,19 @@ impl AdminClient {
             .map_err(|e| AdminError::Decode(describe(&e, Duration::ZERO)))
     }
 
-    /// Logs in and keeps the access token for the calls that follow.
+    /// Logs in, checks that the account is an admin (else logs that new
+    /// session out again), logs out the session an earlier login from here
+    /// opened, and keeps the new access token for the calls that follow.
     ///
     /// # Errors
-    /// [`AdminError::BadCredentials`] for a wrong email, password or code.
+    /// [`AdminError::BadCredentials`] for a wrong email, password or code;
+    /// [`AdminError::NotAdmin`] for an account without the admin role.
     pub async fn login(
         &self,
         target: usize,
         email: &str,
         credential: &Credential,
-    ) -> Result<(), AdminError> {
+    ) -> Result<LoggedIn, AdminError> {
         let request = match credential {
             Credential::Password(password) => self
                 .http
@@ -161,8 +198,59 @@ impl AdminClient {
             Err(AdminError::Unauthorized) => return Err(AdminError::BadCredentials),
             other => other?,
         };
-        self.set_token(Some(Secret::new(tokens.access_token)), true);
-        Ok(())
+        let token = Secret::new(tokens.access_token);
+        let me = self.http.get(self.url(target, "/api/users/me")?);
+        let profile: UserProfile = self.send_with(me, &token, Self::json).await?;
+        if profile.role != "admin" {
+            self.logout_token(target, &token).await;
+            return Err(AdminError::NotAdmin { role: profile.role });
+        }
+        let previous = self
+            .auth
+            .read()
+            .ok()
+            .and_then(|auth| auth.opened_here.then(|| auth.token.clone()).flatten());
+        self.set_token(Some(token), true);
+        if let Some(previous) = previous {
+            self.logout_token(target, &previous).await;
+        }
+        Ok(LoggedIn {
+            session_id: tokens.session.id,
+            user_id: profile.id,
+        })
+    }
+
+    /// The account of the token in use (`/api/users/me`); a token that is
+    /// not an admin's is forgotten, so the next admin call asks for a login.
+    ///
+    /// # Errors
+    /// [`AdminError::Unauthorized`] for a refused token; network errors.
+    pub async fn whoami(&self, target: usize) -> Result<Identity, AdminError> {
+        let request = self.http.get(self.url(target, "/api/users/me")?);
+        let profile: UserProfile = self.send(request, true, Self::json).await?;
+        if profile.role != "admin" {
+            self.forget_token();
+        }
+        Ok(Identity {
+            user_id: profile.id,
+            email: profile.email,
+            role: profile.role,
+        })
+    }
+
+    /// Ends the session of `token` (best effort).
+    async fn logout_token(&self, target: usize, token: &Secret) {
+        if let Ok(url) = self.url(target, "/api/auth/logout") {
+            let result = self
+                .send_with(self.http.post(url), token, async |_| Ok(()))
+                .await;
+            tracing::info!(ok = result.is_ok(), "logged out a session opened here");
+        }
+    }
+
+    /// Forgets the token (its session ended, e.g. revoked from here).
+    pub fn forget_token(&self) {
+        self.set_token(None, false);
     }
 
     /// Asks the server to mail a one-time code to `email`.
@@ -194,33 +282,84 @@ impl AdminClient {
             .http
             .get(self.url(target, "/api/admin/sessions")?)
             .query(&[(key, value)]);
-        self.send(request, true, Self::json).await
+        let sessions: Vec<SessionSummary> = self.send(request, true, Self::json).await?;
+        if let SessionQuery::Email(email) = query
+            && sessions.is_empty()
+            && !self.user_exists(target, email).await?
+        {
+            return Err(AdminError::NoSuchUser(email.clone()));
+        }
+        Ok(sessions)
     }
 
-    /// Ends sessions; the number that ended.
+    /// Whether an account has this email (the sessions search answers an
+    /// empty list for an unknown email and for a user without sessions
+    /// alike). Looks at the first pages of `/api/admin/users?query=`.
+    async fn user_exists(&self, target: usize, email: &str) -> Result<bool, AdminError> {
+        let mut cursor: Option<String> = None;
+        for _ in 0..MAX_USER_PAGES {
+            let mut request = self
+                .http
+                .get(self.url(target, "/api/admin/users")?)
+                .query(&[("query", email)]);
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("cursor", cursor)]);
+            }
+            let page: UserPage = self.send(request, true, Self::json).await?;
+            if page
+                .items
+                .iter()
+                .any(|user| user.email.eq_ignore_ascii_case(email))
+            {
+                return Ok(true);
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(false),
+            }
+        }
+        // Too many look-alikes to tell: say nothing wrong.
+        Ok(true)
+    }
+
+    /// Runs a confirmed action: ends sessions (the number that ended), or
+    /// disables (ending every session) or enables an account (0).
     ///
     /// # Errors
-    /// [`AdminError::NotFound`] when the session was already gone.
-    pub async fn revoke(&self, target: usize, what: &Revocation) -> Result<u64, AdminError> {
+    /// [`AdminError::NotFound`] when the session or account was already gone.
+    pub async fn revoke(&self, target: usize, what: &AdminAction) -> Result<u64, AdminError> {
         let id = match what {
-            Revocation::Session { session_id, .. } => session_id,
-            Revocation::AllOfUser { user_id } => user_id,
+            AdminAction::Session { session_id, .. } => session_id,
+            AdminAction::AllOfUser { user_id }
+            | AdminAction::DisableUser { user_id }
+            | AdminAction::EnableUser { user_id } => user_id,
         };
         // URL parsers resolve `.` and `..` segments (encoded or not).
         if id.is_empty() || id.chars().all(|c| c == '.') {
             return Err(AdminError::Decode(format!("{id:?} is not an id")));
         }
         match what {
-            Revocation::Session { session_id, .. } => {
+            AdminAction::Session { session_id, .. } => {
                 let path = format!("/api/admin/sessions/{}", path_segment(session_id));
                 let request = self.http.delete(self.url(target, &path)?);
                 self.send(request, true, async |_| Ok(1)).await
             }
-            Revocation::AllOfUser { user_id } => {
+            AdminAction::AllOfUser { user_id } => {
                 let path = format!("/api/admin/users/{}/sessions", path_segment(user_id));
                 let request = self.http.delete(self.url(target, &path)?);
                 let answer: RevokeSessionsResponse = self.send(request, true, Self::json).await?;
                 Ok(answer.revoked)
+            }
+            AdminAction::DisableUser { user_id } | AdminAction::EnableUser { user_id } => {
+                let verb = if matches!(what, AdminAction::DisableUser { .. }) {
+                    "disable"
+                } else {
+                    "enable"
+                };
+                let path = format!("/api/admin/users/{}/{verb}", path_segment(user_id));
+                let request = self.http.post(self.url(target, &path)?);
+                let _profile: UserProfile = self.send(request, true, Self::json).await?;
+                Ok(0)
             }
         }
     }
@@ -247,8 +386,8 @@ impl AdminClient {
         if !opened_here {
             return;
         }
-        if let Ok(url) = self.url(target, "/api/auth/logout") {
-            let _ = self.send(self.http.post(url), true, async |_| Ok(())).await;
+        if let Some(token) = self.token() {
+            self.logout_token(target, &token).await;
         }
         self.set_token(None, false);
     }
@@ -256,15 +395,25 @@ impl AdminClient {
     /// Runs one command and returns the event that answers it.
     pub async fn execute(&self, command: Command) -> Option<Event> {
         let event = match command {
-            Command::Quit => return None,
+            Command::Quit | Command::PollNow | Command::Copy(_) | Command::Silence { .. } => {
+                return None;
+            }
             Command::Login {
                 target,
                 email,
                 credential,
             } => match self.login(target, &email, &credential).await {
-                Ok(()) => AdminEvent::LoggedIn { email },
+                Ok(LoggedIn {
+                    session_id,
+                    user_id,
+                }) => AdminEvent::LoggedIn {
+                    email,
+                    session_id: Some(session_id),
+                    user_id: Some(user_id),
+                },
                 Err(error) => AdminEvent::LoginFailed(error),
             },
+            Command::CheckRole { target } => AdminEvent::RoleChecked(self.whoami(target).await),
             Command::RequestCode { target, email } => match self.request_code(target, &email).await
             {
                 Ok(()) => AdminEvent::CodeSent { email },
@@ -274,8 +423,15 @@ impl AdminClient {
                 let result = self.find_sessions(target, &query).await;
                 AdminEvent::Sessions { query, result }
             }
-            Command::Revoke { target, what } => {
+            Command::Revoke {
+                target,
+                what,
+                ends_own_session,
+            } => {
                 let result = self.revoke(target, &what).await;
+                if ends_own_session && result.is_ok() {
+                    self.forget_token();
+                }
                 tracing::info!(
                     kind = revocation_kind(&what),
                     ok = result.is_ok(),
@@ -291,10 +447,12 @@ impl AdminClient {
     }
 }
 
-fn revocation_kind(what: &Revocation) -> &'static str {
+fn revocation_kind(what: &AdminAction) -> &'static str {
     match what {
-        Revocation::Session { .. } => "session",
-        Revocation::AllOfUser { .. } => "all sessions of a user",
+        AdminAction::Session { .. } => "session",
+        AdminAction::AllOfUser { .. } => "all sessions of a user",
+        AdminAction::DisableUser { .. } => "disable a user",
+        AdminAction::EnableUser { .. } => "enable a user",
     }
 }
 

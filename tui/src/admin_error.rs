@@ -13,8 +13,16 @@ pub enum AdminError {
     Unauthorized,
     #[error("403 forbidden: this account is not an admin")]
     Forbidden,
+    /// Logged in, but the account's role is not `admin` (checked at login;
+    /// that session was logged out again).
+    #[error("this account is not an admin (role {role}): log in with an admin account")]
+    NotAdmin { role: String },
     #[error("404 not found: {0}")]
     NotFound(String),
+    /// The sessions search found no account with this email (distinct from
+    /// an account without sessions).
+    #[error("no such user: no account has the email {0}")]
+    NoSuchUser(String),
     #[error("429 too many requests: retry in {}s", .retry_after.as_secs())]
     RateLimited { retry_after: Duration },
     /// Wrong email, password or code at login (the server does not say which).

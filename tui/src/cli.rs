@@ -1,7 +1,8 @@
-//! The command line, and the settings built from it and the environment.
-//! Secrets come from the environment only (`TENK_OPS_TOKEN`,
+//! The command line, and the settings built from it and the environment;
+//! the exit codes. Secrets come from the environment only (`TENK_OPS_TOKEN`,
 //! `TENK_ADMIN_TOKEN`): there is no flag that could put one in `ps` output
-//! or a shell history.
+//! or a shell history. A usage error exits 1, never 2 (the code `--once`
+//! keeps for "look at this": an alert or a target down).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,8 +19,31 @@ Environment (secrets are read from here only, never from flags):
   TENK_TUI_LOG       log file (default $XDG_STATE_HOME/tenk-tui/tenk-tui.log)
   TENK_TUI_LOG_LEVEL log filter, e.g. debug (default info)
 
-Exit status with --once: 0 all is well, 2 an alert is pending or firing or an
-instance does not answer, 1 the run itself failed.";
+Exit status: 0 all is well; 1 a usage or configuration error (bad flag,
+bad URL, unreadable thresholds file) or the cockpit failed; with --once, 2
+when an alert is pending or firing or an instance does not answer.";
+
+/// Exit codes, the same for the cockpit and `--once`.
+pub mod exit {
+    /// All is well (or help / version was asked for).
+    pub const OK: u8 = 0;
+    /// A usage or configuration error, or the run itself failed.
+    pub const USAGE: u8 = 1;
+    /// `--once`: an alert is pending or firing, or an instance does not answer.
+    pub const ATTENTION: u8 = 2;
+}
+
+/// The exit code for a command line clap refused: 0 for `--help` and
+/// `--version` (not errors), 1 for every real error (clap's own is 2).
+pub fn usage_exit_code(error: &clap::Error) -> u8 {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+        _ => exit::USAGE,
+    }
+}
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tenk-tui", version, about = "The tenk operator cockpit: live numbers, alert thresholds and session revocation for tenk instances", after_help = AFTER_HELP)]
@@ -55,10 +79,44 @@ pub struct Cli {
     /// How long one HTTP request may take.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
     pub timeout: Duration,
+
+    /// Fleet mode: discover the instances from this Prometheus (up{SELECTOR}), read their numbers with PromQL and the alert states from its rule evaluation; --target is then only the admin API.
+    #[arg(long, value_name = "URL", value_parser = parse_service_url)]
+    pub prometheus: Option<String>,
+
+    /// Fleet mode: the label matchers that pick the tenk instances.
+    #[arg(
+        long,
+        value_name = "MATCHERS",
+        default_value = "job=\"tenk\"",
+        requires = "prometheus"
+    )]
+    pub selector: String,
+
+    /// Fleet mode: the range of the rates in PromQL (e.g. 1m, 5m).
+    #[arg(long, value_name = "RANGE", default_value = "1m", requires = "prometheus", value_parser = parse_range)]
+    pub rate_window: String,
+
+    /// Fleet mode: an Alertmanager, to list firing alerts and silences and to silence an alert (S).
+    #[arg(long, value_name = "URL", requires = "prometheus", value_parser = parse_service_url)]
+    pub alertmanager: Option<String>,
+
+    /// Longest wait between polls of an instance that does not answer (a restart is seen within it).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_interval)]
+    pub max_backoff: Duration,
 }
 
-/// `http(s)://host[:port][/prefix]`, without credentials, query or fragment.
-fn parse_target(text: &str) -> Result<String, String> {
+/// `http(s)://host[:port][/prefix]`, without credentials, query or
+/// fragment; `host:port` (no scheme) is `http://host:port`.
+pub fn parse_target(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let owned;
+    let text = if text.contains("://") {
+        text
+    } else {
+        owned = format!("http://{text}");
+        owned.as_str()
+    };
     let url = reqwest::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{text:?}: only http:// and https:// targets"));
@@ -72,6 +130,20 @@ fn parse_target(text: &str) -> Result<String, String> {
         ));
     }
     Ok(text.trim_end_matches('/').to_string())
+}
+
+/// The base URL of Prometheus or Alertmanager: like a target.
+fn parse_service_url(text: &str) -> Result<String, String> {
+    parse_target(text)
+}
+
+/// A PromQL range (`30s`, `1m`, `5m`), kept as typed.
+fn parse_range(text: &str) -> Result<String, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_secs(1) {
+        return Err(format!("{text:?}: a range of at least 1s"));
+    }
+    Ok(text.to_string())
 }
 
 /// A Prometheus duration, or a bare number of seconds; 100 ms to 1 h.
@@ -196,7 +268,7 @@ mod tests {
         );
         assert!(settings.admin_token.is_none());
         assert!(!format!("{settings:?}").contains("ops-token-123"));
-        assert_eq!(settings.thresholds.len(), 6);
+        assert_eq!(settings.thresholds.len(), 7, "instance down and the six");
     }
 
     #[test]
@@ -213,5 +285,78 @@ mod tests {
                 .unwrap_err()
                 .contains("twice")
         );
+    }
+
+    #[test]
+    fn host_and_port_without_a_scheme_is_http() {
+        assert_eq!(
+            parse_target("10.0.0.1:8080"),
+            Ok("http://10.0.0.1:8080".into())
+        );
+        assert_eq!(
+            parse_target("localhost:8080/"),
+            Ok("http://localhost:8080".into())
+        );
+        assert_eq!(parse_target("api.example"), Ok("http://api.example".into()));
+        assert_eq!(
+            parse_target("https://api.example:443"),
+            Ok("https://api.example:443".into())
+        );
+        let typo = parse_target("htp://10.0.0.1:8080").unwrap_err();
+        assert!(typo.contains("only http:// and https://"), "{typo}");
+        assert!(
+            parse_target("user:pw@a:1")
+                .unwrap_err()
+                .contains("TENK_OPS_TOKEN")
+        );
+        assert!(parse_target("a:1?x=1").is_err());
+    }
+
+    #[test]
+    fn usage_errors_exit_1_and_help_and_version_exit_0() {
+        for args in [
+            &["--target", "htp://10.0.0.1:8080"][..],
+            &["--interval", "0s"],
+            &["--no-such-flag"],
+            &["--json"],
+            &["--max-backoff", "forever"],
+        ] {
+            let error = cli(args).unwrap_err();
+            assert_eq!(usage_exit_code(&error), exit::USAGE, "{args:?}: {error}");
+        }
+        for args in [&["--help"][..], &["--version"]] {
+            let error = cli(args).unwrap_err();
+            assert_eq!(usage_exit_code(&error), exit::OK, "{args:?}");
+        }
+        assert_ne!(exit::USAGE, exit::ATTENTION);
+    }
+
+    #[test]
+    fn the_backoff_cap_is_a_few_seconds_by_default_and_configurable() {
+        assert_eq!(cli(&[]).unwrap().max_backoff, Duration::from_secs(5));
+        assert_eq!(
+            cli(&["--max-backoff", "1500ms"]).unwrap().max_backoff,
+            Duration::from_millis(1500)
+        );
+    }
+
+    #[test]
+    fn fleet_mode_takes_a_prometheus_url_a_selector_and_an_alertmanager() {
+        let fleet = cli(&[
+            "--prometheus",
+            "127.0.0.1:9090",
+            "--alertmanager",
+            "http://127.0.0.1:9093/",
+            "--selector",
+            "job=\"api\"",
+        ])
+        .unwrap();
+        assert_eq!(fleet.prometheus.as_deref(), Some("http://127.0.0.1:9090"));
+        assert_eq!(fleet.alertmanager.as_deref(), Some("http://127.0.0.1:9093"));
+        assert_eq!(fleet.selector, "job=\"api\"");
+        assert_eq!(fleet.rate_window, "1m");
+        let error = cli(&["--alertmanager", "http://a:9093"]).unwrap_err();
+        assert_eq!(usage_exit_code(&error), exit::USAGE, "needs --prometheus");
+        assert!(cli(&["--prometheus", "http://p:9090", "--rate-window", "0s"]).is_err());
     }
 }

@@ -7,11 +7,28 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Quit,
+    /// Poll every target now instead of waiting for its next poll or the
+    /// end of its backoff.
+    PollNow,
+    /// Fleet mode: silence the alert with these labels in Alertmanager
+    /// for `duration` (confirmed; never in read-only).
+    Silence {
+        labels: std::collections::BTreeMap<String, String>,
+        duration: std::time::Duration,
+    },
+    /// Put this text on the clipboard of the operator's terminal (OSC 52,
+    /// which works over ssh).
+    Copy(String),
     /// Log in to the admin API of `target` (an index into the targets).
     Login {
         target: usize,
         email: String,
         credential: Credential,
+    },
+    /// Whose is the admin token from the environment, and is it an admin's
+    /// (asked once at start, so the header never labels a non-admin admin).
+    CheckRole {
+        target: usize,
     },
     /// Ask for a one-time code by mail.
     RequestCode {
@@ -22,9 +39,13 @@ pub enum Command {
         target: usize,
         query: SessionQuery,
     },
+    /// Run a confirmed [`AdminAction`] (a revocation, disable, enable).
     Revoke {
         target: usize,
-        what: Revocation,
+        what: AdminAction,
+        /// It ends the session this cockpit is logged in with (confirmed twice):
+        /// the client forgets its token once it succeeded.
+        ends_own_session: bool,
     },
     /// A page of the audit log; `None` is the newest.
     LoadAudit {
@@ -79,11 +100,30 @@ fn is_uuid(text: &str) -> bool {
         })
 }
 
-/// What a revocation ends, with what the confirmation showed.
+/// An admin action that changes something, run only after the operator
+/// confirmed it (never in `--read-only`), with what the confirmation showed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Revocation {
+pub enum AdminAction {
+    /// End one session.
     Session { session_id: String, user_id: String },
+    /// End every session of a user.
     AllOfUser { user_id: String },
+    /// Disable an account (its sessions end; it cannot log in).
+    DisableUser { user_id: String },
+    /// Enable a disabled account again.
+    EnableUser { user_id: String },
+}
+
+impl AdminAction {
+    /// The user it acts on.
+    pub fn user_id(&self) -> &str {
+        match self {
+            Self::Session { user_id, .. }
+            | Self::AllOfUser { user_id }
+            | Self::DisableUser { user_id }
+            | Self::EnableUser { user_id } => user_id,
+        }
+    }
 }
 
 #[cfg(test)]

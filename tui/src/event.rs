@@ -9,7 +9,8 @@ use contract::health::DetailedHealth;
 use crossterm::event::KeyEvent;
 
 use crate::admin_error::AdminError;
-use crate::command::{Revocation, SessionQuery};
+use crate::command::{AdminAction, SessionQuery};
+use crate::fleet::FleetSnapshot;
 use crate::prom::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,19 @@ pub enum Event {
         result: Result<Box<Scrape>, ScrapeFailure>,
     },
     Admin(AdminEvent),
+    /// Fleet mode: one look at the fleet from Prometheus (and Alertmanager).
+    Fleet(Result<Box<FleetSnapshot>, String>),
+    /// Fleet mode: the answer to a silence (its id, or why it failed).
+    Silenced(Result<String, String>),
+}
+
+/// The account an admin token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub user_id: String,
+    pub email: String,
+    /// `admin` or `user`.
+    pub role: String,
 }
 
 /// A successful poll: the metrics, and the detailed health when it answered.
@@ -47,8 +61,14 @@ pub struct ScrapeFailure {
 pub enum AdminEvent {
     LoggedIn {
         email: String,
+        /// The session the login opened (this cockpit's own).
+        session_id: Option<String>,
+        /// The admin's user id.
+        user_id: Option<String>,
     },
     LoginFailed(AdminError),
+    /// Who the environment's admin token belongs to.
+    RoleChecked(Result<Identity, AdminError>),
     CodeSent {
         email: String,
     },
@@ -58,7 +78,7 @@ pub enum AdminEvent {
         result: Result<Vec<SessionSummary>, AdminError>,
     },
     Revoked {
-        what: Revocation,
+        what: AdminAction,
         /// How many sessions ended.
         result: Result<u64, AdminError>,
     },

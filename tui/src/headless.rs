@@ -1,6 +1,7 @@
 //! `--once`: two polls of every instance one interval apart, fed through the
 //! same [`App`] the screens use (so the numbers and the alert states are the
-//! ones the cockpit would show), then a [`Report`].
+//! ones the cockpit would show), then a [`Report`]; in fleet mode, one look
+//! at Prometheus (and Alertmanager), a [`FleetReport`].
 
 use std::time::SystemTime;
 
@@ -9,9 +10,11 @@ use futures_util::future::join_all;
 use crate::app::App;
 use crate::cli::Settings;
 use crate::event::{Event, ScrapeFailure};
+use crate::fleet::fetch_snapshot;
+use crate::fleet::report::FleetReport;
 use crate::poller::Poller;
 use crate::report::Report;
-use crate::runtime::{app_config, http_client};
+use crate::runtime::{app_config, fleet_sources, http_client};
 
 /// Runs the two polls and builds the report.
 ///
@@ -32,6 +35,7 @@ pub async fn run_once(settings: &Settings) -> anyhow::Result<Report> {
                 cli.interval,
                 cli.timeout,
             )
+            .with_max_backoff(cli.max_backoff)
         })
         .collect();
     let mut app = App::new(
@@ -56,4 +60,24 @@ pub async fn run_once(settings: &Settings) -> anyhow::Result<Report> {
         app.update(Event::Tick(SystemTime::now()));
     }
     Ok(Report::of(&app))
+}
+
+/// `--once --prometheus URL`: one look at the fleet.
+///
+/// # Errors
+/// When Prometheus does not answer.
+pub async fn run_fleet_once(settings: &Settings) -> anyhow::Result<FleetReport> {
+    let http = http_client(settings.cli.timeout)?;
+    let sources = fleet_sources(settings, &http)
+        .ok_or_else(|| anyhow::anyhow!("fleet mode needs --prometheus"))?;
+    let snapshot = fetch_snapshot(
+        &sources.prometheus,
+        sources.alertmanager.as_ref(),
+        &sources.queries,
+    )
+    .await?;
+    Ok(FleetReport::of(
+        settings.cli.prometheus.as_deref().unwrap_or_default(),
+        &snapshot,
+    ))
 }

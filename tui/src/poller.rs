@@ -1,32 +1,35 @@
 //! One task per target: GET `/metrics` and `/api/health/detailed` (with the
 //! ops token when one is set), every interval, as [`Event::Scraped`]. A
 //! failure is an event too (the instance shows DOWN), and the next try waits
-//! longer each time, up to 30 s, until it answers again.
+//! longer each time, up to a cap of a few seconds (`--max-backoff`), so a
+//! restart is seen within that cap. A shared [`Notify`] polls every target
+//! at once (the `p` key).
 
 use std::time::{Duration, SystemTime};
 
 use contract::health::DetailedHealth;
-use tokio::sync::mpsc;
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 
 use crate::event::{Event, Scrape, ScrapeFailure};
 use crate::prom;
 use crate::secret::Secret;
 
-/// The longest wait between tries of an instance that does not answer.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The default longest wait between tries of an instance that does not
+/// answer (`--max-backoff`): a restart is seen within it.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// The wait before the next poll after `failures` failures in a row:
-/// the interval, doubled per failure, capped at [`MAX_BACKOFF`] (or at the
-/// interval, if that is longer).
-pub fn backoff(interval: Duration, failures: u32) -> Duration {
+/// the interval, doubled per failure, capped at `cap` (or at the interval,
+/// if that is longer).
+pub fn backoff(interval: Duration, failures: u32, cap: Duration) -> Duration {
     if failures == 0 {
         return interval;
     }
     let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-    interval
-        .saturating_mul(factor)
-        .min(MAX_BACKOFF.max(interval))
+    interval.saturating_mul(factor).min(cap.max(interval))
 }
 
 /// Why a poll failed, in words for the operator.
@@ -78,6 +81,7 @@ pub struct Poller {
     ops_token: Option<Secret>,
     interval: Duration,
     timeout: Duration,
+    max_backoff: Duration,
 }
 
 impl Poller {
@@ -95,7 +99,15 @@ impl Poller {
             ops_token,
             interval,
             timeout,
+            max_backoff: DEFAULT_MAX_BACKOFF,
         }
+    }
+
+    /// The longest wait between tries while the instance does not answer.
+    #[must_use]
+    pub fn with_max_backoff(mut self, max_backoff: Duration) -> Self {
+        self.max_backoff = max_backoff;
+        self
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
@@ -164,8 +176,9 @@ impl Poller {
     }
 
     /// Polls until the receiver is gone: every interval while the instance
-    /// answers, with [`backoff`] (or its `Retry-After`) while it does not.
-    pub async fn run(self, target: usize, events: mpsc::Sender<Event>) {
+    /// answers, with [`backoff`] (or its `Retry-After`) while it does not;
+    /// at once whenever `poll_now` is notified.
+    pub async fn run(self, target: usize, events: mpsc::Sender<Event>, poll_now: Arc<Notify>) {
         let mut failures: u32 = 0;
         loop {
             let started = Instant::now();
@@ -177,7 +190,7 @@ impl Poller {
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
-                    let mut delay = backoff(self.interval, failures);
+                    let mut delay = backoff(self.interval, failures, self.max_backoff);
                     if let PollError::RateLimited {
                         retry_after: Some(wait),
                     } = &error
@@ -200,7 +213,12 @@ impl Poller {
             {
                 return;
             }
-            tokio::time::sleep_until(started + delay).await;
+            tokio::select! {
+                () = tokio::time::sleep_until(started + delay) => {}
+                () = poll_now.notified() => {
+                    tracing::debug!(target_index = target, "poll now");
+                }
+            }
         }
     }
 }
@@ -210,12 +228,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_from_the_interval_and_stops_at_30s() {
+    fn backoff_doubles_from_the_interval_and_stops_at_the_cap() {
         let two = Duration::from_secs(2);
-        let waits: Vec<u64> = (0..7).map(|n| backoff(two, n).as_secs()).collect();
+        let cap = DEFAULT_MAX_BACKOFF;
+        let waits: Vec<u64> = (0..7).map(|n| backoff(two, n, cap).as_secs()).collect();
+        assert_eq!(waits, vec![2, 2, 4, 5, 5, 5, 5]);
+        assert_eq!(backoff(two, u32::MAX, cap), cap);
+        let thirty = Duration::from_secs(30);
+        let waits: Vec<u64> = (0..7).map(|n| backoff(two, n, thirty).as_secs()).collect();
         assert_eq!(waits, vec![2, 2, 4, 8, 16, 30, 30]);
-        assert_eq!(backoff(two, u32::MAX), MAX_BACKOFF);
         // An interval longer than the cap is never shortened.
-        assert_eq!(backoff(Duration::from_secs(60), 5), Duration::from_secs(60));
+        assert_eq!(
+            backoff(Duration::from_secs(60), 5, cap),
+            Duration::from_secs(60)
+        );
     }
 }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::{App, Status};
+use crate::cli::exit;
 use crate::format;
 use crate::numbers::Reading;
 use crate::thresholds::{AlertState, Unit};
@@ -222,6 +223,16 @@ impl Report {
         self.firing + self.pending + self.down > 0
     }
 
+    /// The exit code of `--once`: [`exit::ATTENTION`] when a script should
+    /// look, else [`exit::OK`].
+    pub fn exit_code(&self) -> u8 {
+        if self.needs_attention() {
+            exit::ATTENTION
+        } else {
+            exit::OK
+        }
+    }
+
     /// The report as text, one line per instance and per alert.
     pub fn to_text(&self) -> String {
         let opt = |v: Option<f64>, show: fn(f64) -> String| {
@@ -239,7 +250,7 @@ impl Report {
                 opt(n.sessions_active, format::count),
             )
         };
-        let mut out = String::new();
+        let mut out = self.summary() + "\n";
         for t in &self.targets {
             match (&t.numbers, &t.error) {
                 (_, Some(error)) => out.push_str(&format!("{:<22} DOWN    {error}\n", t.instance)),
@@ -264,6 +275,27 @@ impl Report {
             ));
         }
         out
+    }
+}
+
+impl Report {
+    /// The first line of the text report: `1/3 DOWN · 1 pending · 0 firing`,
+    /// or `3/3 up · alerts ok`.
+    pub fn summary(&self) -> String {
+        let total = self.targets.len();
+        let availability = if self.down == 0 {
+            format!("{total}/{total} up")
+        } else {
+            format!("{}/{total} DOWN", self.down)
+        };
+        if self.firing + self.pending == 0 && self.down == 0 {
+            format!("{availability} · alerts ok")
+        } else {
+            format!(
+                "{availability} · {} firing · {} pending",
+                self.firing, self.pending
+            )
+        }
     }
 }
 

@@ -1,16 +1,18 @@
 //! The interactive run: the terminal, the tasks (one poller per target, the
 //! clock, the keyboard, SIGTERM) sending events into one channel, and the
-//! loop that feeds them to [`App::update`], runs the commands it returns,
+//! loop that feeds them to [`App::update`], runs the commands it returns
+//! (admin calls, waking every poller at once),
 //! and draws at most once per frame. The terminal is restored on every way
 //! out: quitting, an error, a panic (ratatui's hook), SIGTERM.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use crossterm::event::{Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -19,6 +21,7 @@ use crate::app::{App, AppConfig};
 use crate::cli::Settings;
 use crate::command::Command;
 use crate::event::Event;
+use crate::fleet::{AlertmanagerClient, FleetQueries, FleetSources, PrometheusClient};
 use crate::poller::Poller;
 use crate::ui;
 
@@ -47,7 +50,26 @@ pub fn app_config(settings: &Settings) -> AppConfig {
         interval: settings.cli.interval,
         read_only: settings.cli.read_only,
         admin_token_from_env: settings.admin_token.is_some(),
+        fleet: settings
+            .cli
+            .prometheus
+            .clone()
+            .map(|prometheus| (prometheus, settings.cli.alertmanager.clone())),
     }
+}
+
+/// Fleet mode's sources, when `--prometheus` is given.
+pub fn fleet_sources(settings: &Settings, http: &reqwest::Client) -> Option<FleetSources> {
+    let cli = &settings.cli;
+    let prometheus = cli.prometheus.as_deref()?;
+    Some(FleetSources {
+        prometheus: PrometheusClient::new(http.clone(), prometheus, cli.timeout),
+        alertmanager: cli
+            .alertmanager
+            .as_deref()
+            .map(|url| AlertmanagerClient::new(http.clone(), url, cli.timeout)),
+        queries: FleetQueries::new(&cli.selector, &cli.rate_window),
+    })
 }
 
 /// Runs the cockpit until the operator quits.
@@ -70,15 +92,35 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     );
     let (events, mut inbox) = mpsc::channel::<Event>(1024);
     let mut tasks = JoinSet::new();
-    for (index, url) in cli.targets.iter().enumerate() {
+    if let Some(command) = app.startup() {
+        let (admin, events) = (admin.clone(), events.clone());
+        tasks.spawn(async move {
+            if let Some(answer) = admin.execute(command).await {
+                let _ = events.send(answer).await;
+            }
+        });
+    }
+    let poll_now = Arc::new(Notify::new());
+    let fleet = fleet_sources(&settings, &http);
+    if let Some(sources) = &fleet {
+        tasks.spawn(
+            sources
+                .clone()
+                .watch(cli.interval, events.clone(), Arc::clone(&poll_now)),
+        );
+    }
+    // In fleet mode the targets are only the admin API: Prometheus polls.
+    let polled: &[String] = if fleet.is_some() { &[] } else { &cli.targets };
+    for (index, url) in polled.iter().enumerate() {
         let poller = Poller::new(
             http.clone(),
             url,
             settings.ops_token.clone(),
             cli.interval,
             cli.timeout,
-        );
-        tasks.spawn(poller.run(index, events.clone()));
+        )
+        .with_max_backoff(cli.max_backoff);
+        tasks.spawn(poller.run(index, events.clone(), Arc::clone(&poll_now)));
     }
     tasks.spawn(clock(events.clone()));
     tasks.spawn(keyboard(events.clone()));
@@ -92,12 +134,17 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
 
     let result = match ratatui::try_init() {
         Ok(mut terminal) => {
+            let outside = Outside {
+                events: &events,
+                admin: &admin,
+                poll_now: &poll_now,
+                fleet: fleet.as_ref(),
+            };
             let result = event_loop(
                 &mut terminal,
                 &mut app,
                 &mut inbox,
-                &events,
-                &admin,
+                &outside,
                 &mut tasks,
                 &mut terminate,
             )
@@ -119,12 +166,21 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     result
 }
 
+/// What the commands of [`App::update`] act on.
+struct Outside<'a> {
+    events: &'a mpsc::Sender<Event>,
+    admin: &'a AdminClient,
+    /// Wakes every poller at once.
+    poll_now: &'a Notify,
+    /// Fleet mode: Prometheus and Alertmanager.
+    fleet: Option<&'a FleetSources>,
+}
+
 async fn event_loop(
     terminal: &mut DefaultTerminal,
     app: &mut App,
     inbox: &mut mpsc::Receiver<Event>,
-    events: &mpsc::Sender<Event>,
-    admin: &AdminClient,
+    outside: &Outside<'_>,
     tasks: &mut JoinSet<()>,
     terminate: &mut tokio::signal::unix::Signal,
 ) -> anyhow::Result<()> {
@@ -168,9 +224,25 @@ async fn event_loop(
             match app.update(event) {
                 None => {}
                 Some(Command::Quit) => return Ok(()),
+                Some(Command::PollNow) => outside.poll_now.notify_waiters(),
+                Some(Command::Silence { labels, duration }) => {
+                    let Some(fleet) = outside.fleet.cloned() else {
+                        continue;
+                    };
+                    let events = outside.events.clone();
+                    tasks.spawn(async move {
+                        let answer = fleet.silence(labels, duration).await;
+                        let _ = events.send(answer).await;
+                    });
+                }
+                Some(Command::Copy(text)) => {
+                    if let Err(error) = crate::clipboard::copy(&text) {
+                        tracing::warn!(error = %error, "writing OSC 52 failed");
+                    }
+                }
                 Some(command) => {
-                    let admin = admin.clone();
-                    let events = events.clone();
+                    let admin = outside.admin.clone();
+                    let events = outside.events.clone();
                     tasks.spawn(async move {
                         if let Some(answer) = admin.execute(command).await {
                             let _ = events.send(answer).await;

@@ -349,8 +349,10 @@ pub struct AuditQuery {
 struct AuditRow {
     audit_id: i64,
     actor_id: Uuid,
+    actor_email: Option<String>,
     action: String,
     target: String,
+    target_email: Option<String>,
     ip: String,
     request_id: String,
     created_at: OffsetDateTime,
@@ -372,8 +374,13 @@ pub async fn list_audit(
         ),
     };
     let mut rows: Vec<AuditRow> = crate::db::query_as(
-        "select audit_id, actor_id, action, target, ip, request_id, created_at from audit_log \
-         where ($1::bigint is null or audit_id < $1) order by audit_id desc limit $2",
+        "select a.audit_id, a.actor_id, actor.email as actor_email, a.action, a.target, \
+                target_user.email as target_email, a.ip, a.request_id, a.created_at \
+         from audit_log a \
+         left join users actor on actor.user_id = a.actor_id \
+         left join users target_user on a.target like 'user:%' \
+              and target_user.user_id::text = substr(a.target, 6) \
+         where ($1::bigint is null or a.audit_id < $1) order by a.audit_id desc limit $2",
     )
     .bind(before)
     .bind(PAGE_SIZE + 1)
@@ -388,8 +395,10 @@ pub async fn list_audit(
         .map(|row| AuditEntry {
             id: row.audit_id,
             actor_id: row.actor_id.to_string(),
+            actor_email: row.actor_email,
             action: row.action,
             target: row.target,
+            target_email: row.target_email,
             ip: row.ip,
             request_id: row.request_id,
             created_at: rfc3339(row.created_at),

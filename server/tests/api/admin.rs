@@ -137,6 +137,24 @@ async fn an_admin_finds_and_revokes_sessions_and_each_action_is_audited() {
             && !e.request_id.is_empty())
     );
     assert_eq!(audit.items[1].target, format!("session:{}", victim.sid()));
+    // Emails beside the ids: every actor's, and the target user's.
+    assert!(
+        audit
+            .items
+            .iter()
+            .all(|e| e.actor_email.as_deref() == Some(admin.email.as_str())),
+        "{:?}",
+        audit.items
+    );
+    assert_eq!(audit.items[0].target, format!("user:{}", victim.user_id));
+    assert_eq!(
+        audit.items[0].target_email.as_deref(),
+        Some(victim.email.as_str())
+    );
+    assert_eq!(
+        audit.items[1].target_email, None,
+        "a session target names no user"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

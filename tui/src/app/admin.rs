@@ -1,21 +1,41 @@
 //! Answers of the admin API: a login opens the way (and runs the read it
-//! interrupted), a revocation says what ended and refreshes the list, and
+//! interrupted, or reloads the screen that failed for lack of rights), a
+//! search says what it found, a revocation says what ended and refreshes
+//! the list (or, when it ended the cockpit's own session, logs out), and
 //! any 401 asks for a new login. Every failure is shown with its reason.
 
-use super::{AdminAuth, App, Overlay, StatusKind};
+use super::{AdminAuth, App, Overlay, OwnSession, Screen, StatusKind};
 use crate::admin_error::AdminError;
-use crate::command::{Command, Revocation, SessionQuery};
-use crate::event::AdminEvent;
+use crate::command::{AdminAction, Command, SessionQuery};
+use crate::event::{AdminEvent, Identity};
 
 use super::sessions::short_id;
 
 pub fn on_admin_event(app: &mut App, event: AdminEvent) -> Option<Command> {
     match event {
-        AdminEvent::LoggedIn { email } => {
+        AdminEvent::LoggedIn {
+            email,
+            session_id,
+            user_id,
+        } => {
             app.auth = AdminAuth::LoggedIn { who: email.clone() };
+            app.own = OwnSession {
+                session_id,
+                user_id,
+            };
             app.overlay = Overlay::None;
             app.set_status(StatusKind::Success, format!("logged in as {email}"));
-            app.after_login.take()
+            if let Some(read) = app.after_login.take() {
+                return Some(read);
+            }
+            match app.screen {
+                Screen::Audit if app.audit.error.is_some() => Some(app.load_audit(None)),
+                _ => app.reload_failed_sessions(),
+            }
+        }
+        AdminEvent::RoleChecked(result) => {
+            on_role_checked(app, result);
+            None
         }
         AdminEvent::LoginFailed(error) => {
             if let Overlay::Login(form) = &mut app.overlay {
@@ -79,9 +99,20 @@ fn on_sessions(
 ) -> Option<Command> {
     match result {
         Ok(sessions) => {
-            // The screen's title counts them; the status line keeps the
-            // result of the last action (a revocation refreshes the list).
+            // A search the operator ran is announced; a refresh after a
+            // revocation leaves the revocation's result on the status line.
+            let announce = app.sessions.fresh_search && app.sessions.query.as_ref() == Some(&query);
+            let count = sessions.len();
             app.sessions.loaded(&query, sessions, app.now);
+            if announce {
+                let plural = if count == 1 { "" } else { "s" };
+                let text = if count == 0 {
+                    format!("no live sessions for {}", query.text())
+                } else {
+                    format!("{count} live session{plural} of {}", query.text())
+                };
+                app.set_status(StatusKind::Success, text);
+            }
             None
         }
         Err(error) => {
@@ -100,18 +131,37 @@ fn on_sessions(
 
 fn on_revoked(
     app: &mut App,
-    what: &Revocation,
+    what: &AdminAction,
     result: Result<u64, AdminError>,
 ) -> Option<Command> {
     let described = match what {
-        Revocation::Session { session_id, .. } => format!("session {}", short_id(session_id)),
-        Revocation::AllOfUser { user_id } => format!("every session of user {}", short_id(user_id)),
+        AdminAction::Session { session_id, .. } => format!("session {}", short_id(session_id)),
+        AdminAction::AllOfUser { user_id } => {
+            format!("every session of user {}", short_id(user_id))
+        }
+        AdminAction::DisableUser { user_id } | AdminAction::EnableUser { user_id } => {
+            format!("user {}", short_id(user_id))
+        }
     };
+    if result.is_ok() && app.own.ended_by(what) {
+        app.auth = AdminAuth::LoggedOut;
+        app.own = OwnSession::default();
+        app.set_status(
+            StatusKind::Success,
+            format!("revoked {described}: that ended this cockpit's own session, you are logged out (L to log in)"),
+        );
+        // The list is not reloaded: it would only answer 401.
+        return None;
+    }
     match result {
         Ok(count) => {
             let text = match what {
-                Revocation::Session { .. } => format!("revoked {described}"),
-                Revocation::AllOfUser { .. } => {
+                AdminAction::Session { .. } => format!("revoked {described}"),
+                AdminAction::DisableUser { .. } => {
+                    format!("disabled {described}: its sessions ended, it cannot log in")
+                }
+                AdminAction::EnableUser { .. } => format!("enabled {described} again"),
+                AdminAction::AllOfUser { .. } => {
                     let plural = if count == 1 { "" } else { "s" };
                     format!("revoked {count} session{plural} ({described})")
                 }
@@ -148,4 +198,38 @@ fn failed(
         ));
     }
     None
+}
+
+/// The answer about the environment's admin token: the header names its
+/// account when it is an admin's, and nobody (log in with L) when not.
+fn on_role_checked(app: &mut App, result: Result<Identity, AdminError>) {
+    match result {
+        Ok(identity) if identity.role == "admin" => {
+            app.auth = AdminAuth::LoggedIn {
+                who: identity.email,
+            };
+            app.own.user_id = Some(identity.user_id);
+        }
+        Ok(identity) => {
+            app.auth = AdminAuth::LoggedOut;
+            app.set_status(
+                StatusKind::Error,
+                format!(
+                    "TENK_ADMIN_TOKEN belongs to {}, not an admin (role {}): log in with L",
+                    identity.email, identity.role
+                ),
+            );
+        }
+        Err(AdminError::Unauthorized) => {
+            app.auth = AdminAuth::LoggedOut;
+            app.set_status(
+                StatusKind::Error,
+                "TENK_ADMIN_TOKEN was refused (401): log in with L",
+            );
+        }
+        Err(error) => app.set_status(
+            StatusKind::Error,
+            format!("could not check TENK_ADMIN_TOKEN: {error}"),
+        ),
+    }
 }

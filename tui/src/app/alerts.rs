@@ -1,12 +1,13 @@
 //! The thresholds and the state of each of their alerts, evaluated at every
-//! tick over the instances that answer (an instance that does not answer
-//! has no series, as in Prometheus once its samples go stale).
+//! tick over the instances that are UP (an instance that does not answer
+//! has no series, as in Prometheus once its samples go stale), and the
+//! instance-down rule (`up == 0`) over every instance polled at least once.
 
 use std::time::{Duration, SystemTime};
 
 use super::target::Target;
 use crate::numbers::Reading;
-use crate::thresholds::{AlertState, RuleState, SeriesState, Threshold};
+use crate::thresholds::{AlertState, Measure, RuleState, SeriesState, Threshold};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertBoard {
@@ -45,23 +46,33 @@ impl AlertBoard {
             .unwrap_or(Duration::from_secs(300))
     }
 
-    /// One evaluation of every rule at `now`.
-    pub fn evaluate(&mut self, targets: &[Target], now: SystemTime) {
+    /// One evaluation of every rule at `now`; `interval` is the polling
+    /// interval (three of them without an answer make an instance STALE).
+    pub fn evaluate(&mut self, targets: &[Target], now: SystemTime, interval: Duration) {
         for (threshold, rule) in self.thresholds.iter().zip(&mut self.rules) {
             let Some(measure) = threshold.measure else {
                 continue;
             };
-            let window = if measure.needs_rates() {
-                threshold.window
+            let values = if measure == Measure::Up {
+                targets
+                    .iter()
+                    .filter_map(|target| {
+                        Some((target.name.clone(), Some(target.up(now, interval)?)))
+                    })
+                    .collect()
             } else {
-                None
+                let window = if measure.needs_rates() {
+                    threshold.window
+                } else {
+                    None
+                };
+                let readings: Vec<(String, Reading)> = targets
+                    .iter()
+                    .filter(|target| target.is_current(now, interval))
+                    .filter_map(|target| Some((target.name.clone(), target.reading_over(window)?)))
+                    .collect();
+                measure.series(&readings)
             };
-            let readings: Vec<(String, Reading)> = targets
-                .iter()
-                .filter(|target| target.is_answering())
-                .filter_map(|target| Some((target.name.clone(), target.reading_over(window)?)))
-                .collect();
-            let values = measure.series(&readings);
             rule.evaluate(&values, threshold.op, threshold.value, threshold.hold, now);
         }
         self.evaluated_at = Some(now);
@@ -102,7 +113,17 @@ impl AlertBoard {
             .unwrap_or(AlertState::Ok)
     }
 
-    /// How many alerts are in `state`.
+    /// How many alerts (rules, one row each on the Alerts screen) have
+    /// `state` as their worst: three rows firing are 3, whatever the number
+    /// of instances each fires for.
+    pub fn count_alerts(&self, state: AlertState) -> usize {
+        self.rules
+            .iter()
+            .filter(|rule| rule.worst() == state)
+            .count()
+    }
+
+    /// How many series (alert instances, as Alertmanager counts them) are in `state`.
     pub fn count(&self, state: AlertState) -> usize {
         self.rules
             .iter()

@@ -5,7 +5,9 @@
 pub mod admin;
 pub mod alerts;
 pub mod audit;
+pub mod fleet;
 pub mod keys;
+pub mod list;
 pub mod login;
 pub mod sessions;
 pub mod target;
@@ -14,8 +16,9 @@ use std::time::{Duration, SystemTime};
 
 pub use alerts::{AlertBoard, AlertRow};
 pub use audit::AuditScreen;
+pub use fleet::{FleetView, SilenceForm};
 pub use login::{LoginField, LoginForm, LoginMode};
-pub use sessions::{Confirm, SessionsScreen};
+pub use sessions::{Confirm, OwnSession, SessionsScreen};
 pub use target::{Status, Target};
 
 use crate::command::Command;
@@ -55,6 +58,8 @@ pub enum Overlay {
     Help,
     Confirm(Confirm),
     Login(LoginForm),
+    /// Fleet mode: the duration of a silence being typed.
+    Silence(SilenceForm),
 }
 
 /// Whether admin calls have a token to use.
@@ -74,11 +79,24 @@ pub enum StatusKind {
     Error,
 }
 
-/// The message line at the bottom: the result of the last action.
+/// The message line at the bottom: the result of the last action, until
+/// the next action replaces it or it ages out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusLine {
     pub text: String,
     pub kind: StatusKind,
+    /// When it was set (by the cockpit's clock).
+    pub at: SystemTime,
+}
+
+impl StatusLine {
+    /// How long a message stays: errors longer, they may need reading twice.
+    pub fn lifetime(&self) -> Duration {
+        match self.kind {
+            StatusKind::Info | StatusKind::Success => Duration::from_secs(10),
+            StatusKind::Error => Duration::from_secs(30),
+        }
+    }
 }
 
 /// Settings the state machine needs.
@@ -89,6 +107,8 @@ pub struct AppConfig {
     pub read_only: bool,
     /// An admin token came from the environment (`TENK_ADMIN_TOKEN`).
     pub admin_token_from_env: bool,
+    /// Fleet mode: the Prometheus URL, and the Alertmanager URL if any.
+    pub fleet: Option<(String, Option<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,10 +119,16 @@ pub struct App {
     pub targets: Vec<Target>,
     pub alerts: AlertBoard,
     pub overview_selected: usize,
+    /// The Overview's details show the selected instance's routes (`b`).
+    pub show_routes: bool,
     pub alerts_selected: usize,
     pub sessions: SessionsScreen,
     pub audit: AuditScreen,
+    /// Fleet mode (`--prometheus`): what Prometheus and Alertmanager say.
+    pub fleet: Option<FleetView>,
     pub auth: AdminAuth,
+    /// The session this cockpit logged in with (marked, confirmed twice).
+    pub own: OwnSession,
     pub status: Option<StatusLine>,
     /// The read to run again once logged in (the one a 401 interrupted).
     pub after_login: Option<Command>,
@@ -126,22 +152,38 @@ impl App {
         } else {
             AdminAuth::LoggedOut
         };
+        let fleet = config
+            .fleet
+            .as_ref()
+            .map(|(prometheus, alertmanager)| FleetView::new(prometheus, alertmanager.as_deref()));
         Self {
             config,
+            fleet,
             screen: Screen::Overview,
             overlay: Overlay::None,
             targets,
             alerts,
             overview_selected: 0,
+            show_routes: false,
             alerts_selected: 0,
             sessions: SessionsScreen::default(),
             audit: AuditScreen::default(),
             auth,
+            own: OwnSession::default(),
             status: None,
             after_login: None,
             now,
             quit: false,
         }
+    }
+
+    /// What to do once at start: check whose the environment's admin token is.
+    pub fn startup(&self) -> Option<Command> {
+        self.config
+            .admin_token_from_env
+            .then(|| Command::CheckRole {
+                target: self.admin_target(),
+            })
     }
 
     /// Applies one event; returns what to do outside, if anything.
@@ -151,7 +193,9 @@ impl App {
             Event::Resize => None,
             Event::Tick(now) => {
                 self.now = now;
-                self.alerts.evaluate(&self.targets, now);
+                self.alerts
+                    .evaluate(&self.targets, now, self.config.interval);
+                self.age_status(now);
                 None
             }
             Event::Scraped { target, result } => {
@@ -163,6 +207,24 @@ impl App {
                 None
             }
             Event::Admin(event) => admin::on_admin_event(self, event),
+            Event::Fleet(result) => {
+                if let Some(fleet) = &mut self.fleet {
+                    fleet.on_snapshot(result);
+                }
+                None
+            }
+            Event::Silenced(result) => {
+                match result {
+                    Ok(id) => {
+                        self.set_status(StatusKind::Success, format!("silenced (silence {id})"))
+                    }
+                    Err(error) => {
+                        self.set_status(StatusKind::Error, format!("silencing failed: {error}"));
+                    }
+                }
+                // Show the silence at once.
+                Some(Command::PollNow)
+            }
         }
     }
 
@@ -175,18 +237,54 @@ impl App {
             .unwrap_or(0)
     }
 
-    /// The total over the instances that answer, from their latest intervals.
+    /// The total over the instances that are UP, from their latest
+    /// intervals: a DOWN or STALE instance's old numbers never count.
     pub fn total(&self) -> Reading {
         let readings: Vec<Reading> = self
             .targets
             .iter()
-            .filter(|t| t.is_answering())
+            .filter(|t| t.is_current(self.now, self.config.interval))
             .filter_map(Target::latest)
             .collect();
         numbers::total(&readings)
     }
 
-    /// Requests per second summed over instances, newest last (the total's sparkline).
+    /// How many instances are UP (their numbers count).
+    pub fn up_count(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| t.is_current(self.now, self.config.interval))
+            .count()
+    }
+
+    /// How many instances are DOWN (their last poll failed).
+    pub fn down_count(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.status(self.now, self.config.interval),
+                    Status::Down { .. }
+                )
+            })
+            .count()
+    }
+
+    /// How many instances have not answered for three intervals without failing.
+    pub fn stale_count(&self) -> usize {
+        self.targets
+            .iter()
+            .filter(|t| {
+                matches!(
+                    t.status(self.now, self.config.interval),
+                    Status::Stale { .. }
+                )
+            })
+            .count()
+    }
+
+    /// Requests per second summed over instances, newest last (the total's
+    /// sparkline); a point where no instance answered is a gap (NaN).
     pub fn total_history(&self) -> Vec<f64> {
         let longest = self
             .targets
@@ -196,12 +294,29 @@ impl App {
             .unwrap_or(0);
         (0..longest)
             .map(|age| {
-                self.targets
+                let points: Vec<f64> = self
+                    .targets
                     .iter()
                     .filter_map(|t| t.history_rps.iter().rev().nth(longest - 1 - age))
-                    .sum()
+                    .copied()
+                    .filter(|v| v.is_finite())
+                    .collect();
+                if points.is_empty() {
+                    f64::NAN
+                } else {
+                    points.iter().sum()
+                }
             })
             .collect()
+    }
+
+    /// The filter and sort of the current screen's list, if it has one.
+    pub fn list_view(&mut self) -> Option<&mut list::ListView> {
+        match self.screen {
+            Screen::Sessions => Some(&mut self.sessions.view),
+            Screen::Audit => Some(&mut self.audit.view),
+            Screen::Overview | Screen::Alerts => None,
+        }
     }
 
     pub fn logged_in(&self) -> bool {
@@ -212,7 +327,19 @@ impl App {
         self.status = Some(StatusLine {
             text: text.into(),
             kind,
+            at: self.now,
         });
+    }
+
+    /// Drops the message once it has been shown for its lifetime.
+    fn age_status(&mut self, now: SystemTime) {
+        if self
+            .status
+            .as_ref()
+            .is_some_and(|s| now.duration_since(s.at).unwrap_or_default() >= s.lifetime())
+        {
+            self.status = None;
+        }
     }
 
     fn switch_to(&mut self, screen: Screen) -> Option<Command> {
@@ -220,7 +347,21 @@ impl App {
         if screen == Screen::Audit && self.logged_in() && !self.audit.loading() {
             return Some(self.load_audit(None));
         }
-        None
+        self.reload_failed_sessions()
+    }
+
+    /// Loads the sessions again when the list shows a failure (a 403
+    /// before an admin logged in, ...) and the cockpit is on that screen.
+    fn reload_failed_sessions(&mut self) -> Option<Command> {
+        if self.screen != Screen::Sessions
+            || !self.logged_in()
+            || self.sessions.loading
+            || self.sessions.error.is_none()
+        {
+            return None;
+        }
+        let query = self.sessions.query.clone()?;
+        Some(self.find_sessions(query))
     }
 
     fn cycle_screen(&mut self, forward: bool) -> Option<Command> {

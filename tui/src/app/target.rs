@@ -1,6 +1,7 @@
 //! What the cockpit knows about one instance: its latest scrape, the
 //! intervals between scrapes (for rates over the rules' windows), its
-//! health, the history behind its sparklines, and whether it answers.
+//! health, the history behind its sparklines (a failed poll is a gap), and
+//! whether it answers: up, STALE (no answer for three intervals) or DOWN.
 
 use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
@@ -8,20 +9,22 @@ use std::time::{Duration, SystemTime};
 use contract::health::DetailedHealth;
 
 use crate::event::{Scrape, ScrapeFailure};
-use crate::numbers::{Gauges, Interval, Rates, Reading};
+use crate::numbers::{Gauges, Interval, Rates, Reading, RouteStats, route_breakdown};
 use crate::prom::Snapshot;
 
 /// Points kept for the sparklines (at 2 s a point: the last 4 minutes).
 pub const HISTORY_POINTS: usize = 120;
 
 /// Data older than this many polling intervals is marked stale.
-const STALE_AFTER_INTERVALS: u32 = 3;
+pub const STALE_AFTER_INTERVALS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Target {
     pub url: String,
     /// `host:port`, as Prometheus names an instance.
     pub name: String,
+    /// The scrape before `last` (for the per-route breakdown).
+    previous: Option<Snapshot>,
     last: Option<Snapshot>,
     intervals: VecDeque<Interval>,
     /// How much interval history to keep (the longest rule window).
@@ -30,9 +33,10 @@ pub struct Target {
     pub health_error: Option<String>,
     pub last_seen: Option<SystemTime>,
     pub failure: Option<Failure>,
-    /// Requests per second, one point per scrape.
+    /// Requests per second, one point per scrape; NaN for a failed poll
+    /// (a gap in the sparkline).
     pub history_rps: VecDeque<f64>,
-    /// p95 latency in seconds, one point per scrape.
+    /// p95 latency in seconds, one point per scrape; NaN for a failed poll.
     pub history_p95: VecDeque<f64>,
 }
 
@@ -74,6 +78,7 @@ impl Target {
         Self {
             url: url.to_string(),
             name: instance_name(url),
+            previous: None,
             last: None,
             intervals: VecDeque::new(),
             keep,
@@ -99,7 +104,7 @@ impl Target {
             self.intervals.pop_front();
         }
         self.last_seen = Some(snapshot.at);
-        self.last = Some(snapshot);
+        self.previous = self.last.replace(snapshot);
         self.failure = None;
         match health {
             Ok(health) => {
@@ -118,6 +123,8 @@ impl Target {
     }
 
     pub fn on_failure(&mut self, failure: ScrapeFailure) {
+        push(&mut self.history_rps, f64::NAN);
+        push(&mut self.history_p95, f64::NAN);
         let previous = self.failure.take();
         self.failure = Some(Failure {
             error: failure.error,
@@ -146,9 +153,42 @@ impl Target {
         }
     }
 
-    /// Whether the instance counts in alerts and totals: it answered its last poll.
+    /// Whether it answered its last poll (whatever the age of that answer).
     pub fn is_answering(&self) -> bool {
         self.failure.is_none() && self.last.is_some()
+    }
+
+    /// Whether its numbers count in totals and threshold alerts: it is UP
+    /// (answered its last poll, within three intervals).
+    pub fn is_current(&self, now: SystemTime, interval: Duration) -> bool {
+        self.status(now, interval) == Status::Up
+    }
+
+    /// Whether its last numbers are older than three intervals: shown as
+    /// STALE, never in totals.
+    pub fn data_is_stale(&self, now: SystemTime, interval: Duration) -> bool {
+        self.last_seen.is_some_and(|seen| {
+            now.duration_since(seen).unwrap_or_default() > interval * STALE_AFTER_INTERVALS
+        })
+    }
+
+    /// Prometheus's `up` for this instance: 1 when UP, 0 when DOWN or STALE,
+    /// no series before the first poll ended.
+    pub fn up(&self, now: SystemTime, interval: Duration) -> Option<f64> {
+        match self.status(now, interval) {
+            Status::Waiting => None,
+            Status::Up => Some(1.0),
+            Status::Stale { .. } | Status::Down { .. } => Some(0.0),
+        }
+    }
+
+    /// Per route, over the latest interval, worst first (empty until two
+    /// scrapes are known).
+    pub fn routes(&self) -> Vec<RouteStats> {
+        match (&self.previous, &self.last) {
+            (Some(before), Some(after)) => route_breakdown(before, after),
+            _ => Vec::new(),
+        }
     }
 
     /// The reading with rates over the latest interval (what Overview shows).
@@ -248,16 +288,45 @@ mod tests {
         let failure = target.failure.as_ref().unwrap();
         assert_eq!((failure.attempts, failure.since), (2, fixtures::at(2)));
         assert!(!target.is_answering());
+        assert_eq!(target.up(fixtures::at(5), INTERVAL), Some(0.0));
         // It answers again: up, and the gap is one interval for the rates.
         target.on_scrape(scrape("metrics_busy_2.txt", 8));
         assert_eq!(target.status(fixtures::at(9), INTERVAL), Status::Up);
         assert!(target.is_answering());
+        assert_eq!(target.up(fixtures::at(9), INTERVAL), Some(1.0));
+    }
+
+    #[test]
+    fn failed_polls_are_gaps_in_the_history() {
+        let mut target = Target::new("http://a:1", Duration::from_secs(300));
+        target.on_scrape(scrape("metrics_busy_1.txt", 0));
+        target.on_scrape(scrape("metrics_busy_2.txt", 2));
+        target.on_failure(ScrapeFailure {
+            at: fixtures::at(4),
+            error: "connection refused".into(),
+            retry_in: INTERVAL,
+        });
+        let points: Vec<bool> = target.history_rps.iter().map(|v| v.is_nan()).collect();
+        assert_eq!(points, vec![false, true]);
+        assert!(target.history_p95.back().unwrap().is_nan());
+    }
+
+    #[test]
+    fn nothing_is_up_or_down_before_the_first_poll_ends() {
+        let target = Target::new("http://a:1", Duration::from_secs(300));
+        assert_eq!(target.up(fixtures::at(0), INTERVAL), None);
+        assert!(!target.is_current(fixtures::at(0), INTERVAL));
     }
 
     #[test]
     fn data_older_than_three_intervals_is_stale() {
         let mut target = Target::new("http://a:1", Duration::from_secs(300));
         target.on_scrape(scrape("metrics_busy_1.txt", 0));
+        assert!(target.is_current(fixtures::at(6), INTERVAL));
+        assert!(!target.data_is_stale(fixtures::at(6), INTERVAL));
+        assert!(target.data_is_stale(fixtures::at(7), INTERVAL));
+        assert!(!target.is_current(fixtures::at(7), INTERVAL));
+        assert_eq!(target.up(fixtures::at(7), INTERVAL), Some(0.0));
         assert_eq!(
             target.status(fixtures::at(7), INTERVAL),
             Status::Stale {

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::admin_error::AdminError;
-use crate::command::{Credential, Revocation, SessionQuery};
+use crate::command::{AdminAction, Credential, SessionQuery};
 use crate::event::{AdminEvent, Scrape, ScrapeFailure};
 use crate::prom::fixtures;
 use crate::secret::Secret;
@@ -24,6 +24,7 @@ fn config(targets: usize, read_only: bool, logged_in: bool) -> AppConfig {
         interval: Duration::from_secs(2),
         read_only,
         admin_token_from_env: logged_in,
+        fleet: None,
     }
 }
 
@@ -41,6 +42,14 @@ fn key(c: char) -> Event {
 
 fn code(code: KeyCode) -> Event {
     Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn logged_in_as(email: &str) -> AdminEvent {
+    AdminEvent::LoggedIn {
+        email: email.into(),
+        session_id: Some("own-session".into()),
+        user_id: Some("0b9e4c1a-1111-4000-8000-00000000aaaa".into()),
+    }
 }
 
 fn type_text(app: &mut App, text: &str) {
@@ -108,10 +117,11 @@ fn pressing_r_on_a_selected_session_asks_for_confirmation() {
         app.update(key('y')),
         Some(Command::Revoke {
             target: T0,
-            what: Revocation::Session {
+            what: AdminAction::Session {
                 session_id: "s1".into(),
                 user_id: USER.into()
             },
+            ends_own_session: false,
         })
     );
     assert_eq!(app.overlay, Overlay::None);
@@ -152,9 +162,10 @@ fn capital_r_asks_to_revoke_every_session_of_the_user_naming_them() {
         app.update(key('y')),
         Some(Command::Revoke {
             target: T0,
-            what: Revocation::AllOfUser {
+            what: AdminAction::AllOfUser {
                 user_id: USER.into()
-            }
+            },
+            ends_own_session: false
         })
     );
 }
@@ -175,7 +186,7 @@ fn read_only_disables_both_revocations() {
 #[test]
 fn a_revocation_reports_what_ended_and_refreshes_the_list() {
     let mut app = with_sessions(logged_in_app(), vec![session("s1", USER)]);
-    let what = Revocation::Session {
+    let what = AdminAction::Session {
         session_id: "s1".into(),
         user_id: USER.into(),
     };
@@ -207,7 +218,7 @@ fn a_revocation_reports_what_ended_and_refreshes_the_list() {
 #[test]
 fn revoking_all_says_how_many_ended() {
     let mut app = with_sessions(logged_in_app(), vec![session("s1", USER)]);
-    let what = Revocation::AllOfUser {
+    let what = AdminAction::AllOfUser {
         user_id: USER.into(),
     };
     app.update(Event::Admin(AdminEvent::Revoked {
@@ -222,7 +233,7 @@ fn revoking_all_says_how_many_ended() {
 
 #[test]
 fn a_failed_revocation_is_an_error_never_a_success() {
-    let what = Revocation::Session {
+    let what = AdminAction::Session {
         session_id: "s1".into(),
         user_id: USER.into(),
     };
@@ -273,9 +284,7 @@ fn a_401_logs_out_asks_to_log_in_and_retries_the_read_after() {
     };
     assert!(form.error.as_deref().unwrap().contains("log in again"));
     assert!(app.status.as_ref().unwrap().text.contains("401"));
-    let retried = app.update(Event::Admin(AdminEvent::LoggedIn {
-        email: "admin@example.com".into(),
-    }));
+    let retried = app.update(Event::Admin(logged_in_as("admin@example.com")));
     assert_eq!(retried, Some(Command::FindSessions { target: T0, query }));
     assert_eq!(app.overlay, Overlay::None);
 }
@@ -309,9 +318,7 @@ fn searching_when_logged_out_opens_the_login_form_and_searches_after() {
         Some("login refused: wrong email, password or code")
     );
     assert_eq!(
-        app.update(Event::Admin(AdminEvent::LoggedIn {
-            email: "admin@example.com".into()
-        })),
+        app.update(Event::Admin(logged_in_as("admin@example.com"))),
         Some(Command::FindSessions {
             target: T0,
             query: SessionQuery::Email("alice@example.com".into())
@@ -391,8 +398,10 @@ fn the_audit_log_pages_with_n_and_reloads_with_u() {
     let entry = AuditEntry {
         id: 9,
         actor_id: USER.into(),
+        actor_email: None,
         action: "session.revoke".into(),
         target: "session:s1".into(),
+        target_email: None,
         ip: "127.0.0.1".into(),
         request_id: "r".into(),
         created_at: "2026-11-29T10:00:00Z".into(),
@@ -468,7 +477,7 @@ fn a_target_that_fails_is_down_and_its_series_leave_the_alerts() {
         Status::Down { .. }
     ));
     assert_eq!(app.admin_target(), 0);
-    let memory = &app.alerts.rules[3];
+    let memory = &app.alerts.rules[4];
     assert_eq!(
         memory.series.keys().collect::<Vec<_>>(),
         vec!["127.0.0.1:8080"]
@@ -492,12 +501,553 @@ fn alerts_go_pending_then_firing_through_ticks() {
             health: Err("no".into()),
         })),
     });
-    let sessions = |app: &App| app.alerts.rules[5].series["cluster"].state;
+    let sessions = |app: &App| app.alerts.rules[6].series["cluster"].state;
     app.update(Event::Tick(fixtures::at(1)));
     assert_eq!(sessions(&app), AlertState::Pending, "3 sessions > 2");
+    // It keeps answering (else its numbers go STALE and leave the alerts).
+    app.update(answered(0, "metrics_busy_2.txt", 10));
     app.update(Event::Tick(fixtures::at(10)));
     assert_eq!(sessions(&app), AlertState::Pending, "held 9 s of 10");
+    app.update(answered(0, "metrics_busy_2.txt", 11));
     app.update(Event::Tick(fixtures::at(11)));
     assert_eq!(sessions(&app), AlertState::Firing);
     assert_eq!(app.alerts.count(AlertState::Firing), 1);
+}
+
+fn failed(target: usize, at: u64) -> Event {
+    Event::Scraped {
+        target,
+        result: Err(ScrapeFailure {
+            at: fixtures::at(at),
+            error: "connection refused".into(),
+            retry_in: Duration::from_secs(2),
+        }),
+    }
+}
+
+fn answered(target: usize, file: &str, at: u64) -> Event {
+    Event::Scraped {
+        target,
+        result: Ok(Box::new(Scrape {
+            snapshot: fixtures::snapshot(file, at),
+            health: Err("no".into()),
+        })),
+    }
+}
+
+#[test]
+fn a_target_down_is_an_alert_pending_at_once_and_firing_after_its_for() {
+    let mut app = app_with(config(3, false, false));
+    for target in 0..3 {
+        app.update(failed(target, 0));
+    }
+    app.update(Event::Tick(fixtures::at(1)));
+    assert_eq!(app.down_count(), 3);
+    assert_eq!(app.up_count(), 0);
+    let down = &app.alerts.rules[0];
+    assert_eq!(app.alerts.thresholds[0].name, "InstanceDown");
+    assert_eq!(down.series.len(), 3);
+    assert!(down.series.values().all(|s| s.state == AlertState::Pending));
+    assert_eq!(
+        app.alerts.count_alerts(AlertState::Pending),
+        1,
+        "one alert, three series"
+    );
+    app.update(Event::Tick(fixtures::at(60)));
+    assert_eq!(
+        app.alerts.rules[0].worst(),
+        AlertState::Pending,
+        "held 59 s of 1m"
+    );
+    app.update(Event::Tick(fixtures::at(61)));
+    assert_eq!(app.alerts.rules[0].worst(), AlertState::Firing);
+    assert_eq!(app.alerts.count_alerts(AlertState::Firing), 1);
+}
+
+#[test]
+fn a_target_that_answers_again_resolves_its_down_alert() {
+    let mut app = app_with(config(2, false, false));
+    app.update(answered(0, "metrics_busy_1.txt", 0));
+    app.update(failed(1, 0));
+    app.update(Event::Tick(fixtures::at(1)));
+    let state = |app: &App, name: &str| app.alerts.rules[0].series[name].state;
+    assert_eq!(state(&app, "127.0.0.1:8080"), AlertState::Ok);
+    assert_eq!(state(&app, "127.0.0.1:8081"), AlertState::Pending);
+    app.update(answered(1, "metrics_busy_1.txt", 2));
+    app.update(Event::Tick(fixtures::at(2)));
+    assert_eq!(state(&app, "127.0.0.1:8081"), AlertState::Ok);
+    assert_eq!(app.down_count(), 0);
+}
+
+#[test]
+fn stale_numbers_leave_the_totals_and_count_as_down() {
+    let mut app = app_with(config(2, false, false));
+    for at in [0, 2] {
+        app.update(answered(0, "metrics_busy_1.txt", at));
+        app.update(answered(1, "metrics_busy_1.txt", at));
+    }
+    app.update(answered(0, "metrics_busy_2.txt", 4));
+    app.update(answered(1, "metrics_busy_2.txt", 4));
+    app.update(Event::Tick(fixtures::at(5)));
+    let both = app.total().requests_per_second().unwrap();
+    assert_eq!(app.up_count(), 2);
+    // Only the first keeps answering; the second has not for 3 intervals.
+    app.update(answered(0, "metrics_busy_2.txt", 11));
+    app.update(Event::Tick(fixtures::at(11)));
+    assert_eq!((app.up_count(), app.stale_count()), (1, 1));
+    let one = app.total();
+    assert_eq!(
+        one.requests_per_second(),
+        Some(0.0),
+        "{both}: the stale one is out"
+    );
+    assert_eq!(
+        app.alerts.rules[0].series["127.0.0.1:8081"].state,
+        AlertState::Pending,
+        "up == 0 for a stale instance"
+    );
+}
+
+#[test]
+fn messages_age_out_and_errors_stay_longer() {
+    let mut app = logged_in_app();
+    app.update(key('3'));
+    app.update(key('r'));
+    let text = app.status.as_ref().unwrap().text.clone();
+    assert!(text.contains("no session selected"), "{text}");
+    app.update(Event::Tick(fixtures::at(29)));
+    assert!(app.status.is_some(), "an error stays 30 s");
+    app.update(Event::Tick(fixtures::at(30)));
+    assert_eq!(app.status, None);
+}
+
+/// An app logged in from the form, whose own session is `own-session`.
+fn logged_in_from_the_form() -> App {
+    let mut app = app_with(config(1, false, false));
+    app.update(Event::Admin(logged_in_as("admin@example.com")));
+    app
+}
+
+#[test]
+fn revoking_the_cockpits_own_session_asks_twice_then_logs_out_without_a_401() {
+    let own = session("own-session", "0b9e4c1a-1111-4000-8000-00000000aaaa");
+    let mut app = with_sessions(logged_in_from_the_form(), vec![own]);
+    app.update(key('r'));
+    let Overlay::Confirm(first) = &app.overlay else {
+        panic!("{:?}", app.overlay)
+    };
+    assert!(
+        first.message.contains("this cockpit is logged in with"),
+        "{}",
+        first.message
+    );
+    assert_eq!(app.update(key('y')), None, "the first y only asks again");
+    let Overlay::Confirm(second) = &app.overlay else {
+        panic!("a second confirmation: {:?}", app.overlay)
+    };
+    assert!(second.second && second.message.contains("THIS COCKPIT"));
+    let what = AdminAction::Session {
+        session_id: "own-session".into(),
+        user_id: "0b9e4c1a-1111-4000-8000-00000000aaaa".into(),
+    };
+    assert_eq!(
+        app.update(key('y')),
+        Some(Command::Revoke {
+            target: T0,
+            what: what.clone(),
+            ends_own_session: true,
+        })
+    );
+    let after = app.update(Event::Admin(AdminEvent::Revoked {
+        what,
+        result: Ok(1),
+    }));
+    assert_eq!(after, None, "no reload that could only answer 401");
+    assert!(!app.logged_in());
+    let status = app.status.clone().unwrap();
+    assert_eq!(status.kind, StatusKind::Success);
+    assert!(status.text.contains("own session"), "{}", status.text);
+}
+
+#[test]
+fn a_second_confirmation_can_still_be_cancelled() {
+    let own = session("own-session", USER);
+    let mut app = with_sessions(logged_in_from_the_form(), vec![own]);
+    app.update(key('r'));
+    app.update(key('y'));
+    assert_eq!(app.update(key('n')), None);
+    assert_eq!(app.overlay, Overlay::None);
+    assert_eq!(app.status.as_ref().unwrap().text, "nothing revoked");
+}
+
+#[test]
+fn revoking_all_of_the_admins_own_user_asks_twice() {
+    let mut app = with_sessions(
+        logged_in_from_the_form(),
+        vec![session("s1", "0b9e4c1a-1111-4000-8000-00000000aaaa")],
+    );
+    app.update(key('R'));
+    app.update(key('y'));
+    assert!(matches!(&app.overlay, Overlay::Confirm(c) if c.second));
+}
+
+#[test]
+fn a_new_search_puts_the_cursor_on_top_and_says_what_it_found() {
+    let sessions: Vec<SessionSummary> = (0..12).map(|i| session(&format!("s{i}"), USER)).collect();
+    let mut app = with_sessions(logged_in_app(), sessions.clone());
+    assert_eq!(
+        app.status.as_ref().unwrap().text,
+        "12 live sessions of alice@example.com"
+    );
+    for _ in 0..10 {
+        app.update(key('j'));
+    }
+    assert_eq!(app.sessions.selected, 10);
+    app.update(key('/'));
+    for _ in 0.."alice@example.com".len() {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, "bob@example.com");
+    app.update(code(KeyCode::Enter));
+    assert_eq!(app.sessions.selected, 0, "at once, before the answer");
+    app.update(Event::Admin(AdminEvent::Sessions {
+        query: SessionQuery::Email("bob@example.com".into()),
+        result: Ok(sessions),
+    }));
+    assert_eq!(app.sessions.selected, 0);
+    app.update(key('r'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!()
+    };
+    assert!(
+        confirm.message.starts_with("Revoke session s0 "),
+        "{}",
+        confirm.message
+    );
+}
+
+#[test]
+fn a_bad_search_hint_is_replaced_by_the_next_searchs_result() {
+    let mut app = logged_in_app();
+    app.update(key('/'));
+    type_text(&mut app, "alice");
+    app.update(code(KeyCode::Enter));
+    assert!(app.status.as_ref().unwrap().text.contains("type an email"));
+    type_text(&mut app, "@example.com");
+    app.update(code(KeyCode::Enter));
+    app.update(Event::Admin(AdminEvent::Sessions {
+        query: SessionQuery::Email("alice@example.com".into()),
+        result: Ok(vec![]),
+    }));
+    assert_eq!(
+        app.status.as_ref().unwrap().text,
+        "no live sessions for alice@example.com"
+    );
+}
+
+#[test]
+fn a_screen_refused_with_403_reloads_after_an_admin_logs_in() {
+    let mut app = logged_in_app();
+    app.update(key('4'));
+    app.update(Event::Admin(AdminEvent::Audit {
+        result: Err(AdminError::Forbidden),
+    }));
+    assert!(app.audit.error.is_some());
+    assert_eq!(
+        app.update(Event::Admin(logged_in_as("admin@example.com"))),
+        Some(Command::LoadAudit {
+            target: T0,
+            cursor: None
+        })
+    );
+    let mut app = with_sessions(logged_in_app(), vec![]);
+    app.update(key('u'));
+    app.update(Event::Admin(AdminEvent::Sessions {
+        query: SessionQuery::Email("alice@example.com".into()),
+        result: Err(AdminError::Forbidden),
+    }));
+    assert_eq!(
+        app.update(Event::Admin(logged_in_as("admin@example.com"))),
+        Some(Command::FindSessions {
+            target: T0,
+            query: SessionQuery::Email("alice@example.com".into())
+        })
+    );
+}
+
+#[test]
+fn a_login_refused_for_lack_of_the_admin_role_is_not_labelled_admin() {
+    let mut app = app_with(config(1, false, false));
+    app.update(key('L'));
+    app.update(Event::Admin(AdminEvent::LoginFailed(
+        AdminError::NotAdmin {
+            role: "user".into(),
+        },
+    )));
+    assert!(!app.logged_in());
+    let Overlay::Login(form) = &app.overlay else {
+        panic!()
+    };
+    assert!(form.error.as_deref().unwrap().contains("not an admin"));
+}
+
+#[test]
+fn every_key_gives_a_visible_result() {
+    let mut app = logged_in_app();
+    app.update(key('x'));
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("x does nothing here")
+    );
+    app.update(key('r'));
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("Sessions screen")
+    );
+    app.update(key('u'));
+    assert!(app.status.as_ref().unwrap().text.contains("u reloads"));
+    assert_eq!(app.update(key('p')), Some(Command::PollNow));
+    assert_eq!(
+        app.status.as_ref().unwrap().text,
+        "polling every target now"
+    );
+    app.update(key('4'));
+    app.update(Event::Admin(AdminEvent::Audit {
+        result: Ok(AuditPage {
+            items: vec![],
+            next_cursor: None,
+        }),
+    }));
+    assert_eq!(app.update(key('n')), None);
+    assert!(app.status.as_ref().unwrap().text.contains("oldest page"));
+}
+
+#[test]
+fn disabling_and_enabling_a_user_ask_first_and_are_refused_in_read_only() {
+    let mut app = with_sessions(logged_in_app(), vec![session("s1", USER)]);
+    app.update(key('D'));
+    let Overlay::Confirm(confirm) = &app.overlay else {
+        panic!("{:?}", app.overlay)
+    };
+    assert!(
+        confirm
+            .message
+            .starts_with("Disable the account of alice@example.com"),
+        "{}",
+        confirm.message
+    );
+    assert_eq!(
+        app.update(key('y')),
+        Some(Command::Revoke {
+            target: T0,
+            what: AdminAction::DisableUser {
+                user_id: USER.into()
+            },
+            ends_own_session: false,
+        })
+    );
+    app.update(Event::Admin(AdminEvent::Revoked {
+        what: AdminAction::DisableUser {
+            user_id: USER.into(),
+        },
+        result: Ok(0),
+    }));
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .starts_with("disabled user")
+    );
+    app.update(key('E'));
+    assert!(
+        matches!(&app.overlay, Overlay::Confirm(c) if c.what == AdminAction::EnableUser { user_id: USER.into() })
+    );
+    app.update(key('n'));
+
+    let mut read_only = with_sessions(app_with(config(1, true, true)), vec![session("s1", USER)]);
+    for action in ['D', 'E'] {
+        assert_eq!(read_only.update(key(action)), None);
+        assert_eq!(read_only.overlay, Overlay::None);
+        assert!(
+            read_only
+                .status
+                .as_ref()
+                .unwrap()
+                .text
+                .contains("read-only")
+        );
+    }
+}
+
+#[test]
+fn an_unknown_email_is_no_such_user_not_an_empty_list() {
+    let mut app = with_sessions(logged_in_app(), vec![]);
+    app.update(key('/'));
+    app.update(code(KeyCode::Enter));
+    app.update(Event::Admin(AdminEvent::Sessions {
+        query: SessionQuery::Email("alice@example.com".into()),
+        result: Err(AdminError::NoSuchUser("alice@example.com".into())),
+    }));
+    let error = app.sessions.error.clone().unwrap();
+    assert!(error.contains("no such user"), "{error}");
+    assert!(app.status.as_ref().unwrap().text.contains("no such user"));
+}
+
+#[test]
+fn in_fleet_mode_s_silences_the_selected_alert_for_the_typed_duration() {
+    use std::collections::BTreeMap;
+
+    use crate::fleet::{FleetSnapshot, PromAlert};
+
+    let mut cfg = config(1, false, true);
+    cfg.fleet = Some(("http://p:9090".into(), Some("http://am:9093".into())));
+    let mut app = app_with(cfg.clone());
+    let labels: BTreeMap<String, String> = [("alertname", "TenkHighCpu"), ("instance", "a:1")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let snapshot = FleetSnapshot {
+        at: fixtures::at(0),
+        instances: vec![],
+        alerts: vec![PromAlert {
+            labels: labels.clone(),
+            annotations: BTreeMap::new(),
+            state: "firing".into(),
+            active_at: None,
+            value: None,
+        }],
+        alertmanager: None,
+    };
+    app.update(Event::Fleet(Ok(Box::new(snapshot.clone()))));
+    app.update(key('2'));
+    app.update(key('S'));
+    assert!(matches!(app.overlay, Overlay::Silence(_)));
+    for _ in 0..2 {
+        app.update(code(KeyCode::Backspace));
+    }
+    type_text(&mut app, "30m");
+    assert_eq!(
+        app.update(code(KeyCode::Enter)),
+        Some(Command::Silence {
+            labels,
+            duration: Duration::from_secs(1800),
+        })
+    );
+    assert_eq!(
+        app.update(Event::Silenced(Ok("abc".into()))),
+        Some(Command::PollNow)
+    );
+    assert!(app.status.as_ref().unwrap().text.contains("abc"));
+
+    cfg.read_only = true;
+    let mut read_only = app_with(cfg);
+    read_only.update(Event::Fleet(Ok(Box::new(snapshot))));
+    read_only.update(key('2'));
+    assert_eq!(read_only.update(key('S')), None);
+    assert_eq!(read_only.overlay, Overlay::None);
+    assert!(
+        read_only
+            .status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("read-only")
+    );
+}
+
+#[test]
+fn c_copies_the_full_id_of_the_selected_row_and_says_so() {
+    let mut app = with_sessions(
+        logged_in_app(),
+        vec![session("s1-full-session-id", USER), session("s2", USER)],
+    );
+    assert_eq!(
+        app.update(key('c')),
+        Some(Command::Copy("s1-full-session-id".into()))
+    );
+    assert!(
+        app.status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("copied the session id")
+    );
+    let mut empty = logged_in_app();
+    empty.update(key('G'));
+    assert_eq!(empty.update(key('c')), None, "the total row has no id");
+    assert!(
+        empty
+            .status
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("nothing selected")
+    );
+}
+
+#[test]
+fn in_fleet_mode_c_copies_the_discovered_instance_and_b_says_why_not() {
+    use crate::fleet::{FleetInstance, FleetSnapshot};
+
+    let mut cfg = config(1, false, true);
+    cfg.fleet = Some(("http://p:9090".into(), None));
+    let mut app = app_with(cfg);
+    app.update(Event::Fleet(Ok(Box::new(FleetSnapshot {
+        at: fixtures::at(0),
+        instances: vec![FleetInstance {
+            name: "10.1.0.11:8080".into(),
+            up: true,
+            requests_per_second: None,
+            error_ratio: None,
+            p95: None,
+            cpu_ratio: None,
+            memory_ratio: None,
+        }],
+        alerts: vec![],
+        alertmanager: None,
+    }))));
+    assert_eq!(
+        app.update(key('c')),
+        Some(Command::Copy("10.1.0.11:8080".into()))
+    );
+    assert_eq!(app.update(key('b')), None);
+    assert!(app.status.as_ref().unwrap().text.contains("direct polling"));
+    assert!(!app.show_routes);
+}
+
+#[test]
+fn the_environments_admin_token_is_checked_at_start_and_a_non_admin_is_not_labelled_admin() {
+    let app = logged_in_app();
+    assert_eq!(app.startup(), Some(Command::CheckRole { target: T0 }));
+    assert_eq!(app_with(config(1, false, false)).startup(), None);
+
+    let identity = |role: &str| crate::event::Identity {
+        user_id: USER.into(),
+        email: "alice@example.com".into(),
+        role: role.into(),
+    };
+    let mut admin = logged_in_app();
+    admin.update(Event::Admin(AdminEvent::RoleChecked(Ok(identity("admin")))));
+    assert_eq!(
+        admin.auth,
+        AdminAuth::LoggedIn {
+            who: "alice@example.com".into()
+        }
+    );
+    let mut user = logged_in_app();
+    user.update(Event::Admin(AdminEvent::RoleChecked(Ok(identity("user")))));
+    assert!(!user.logged_in());
+    assert!(user.status.as_ref().unwrap().text.contains("not an admin"));
+    let mut refused = logged_in_app();
+    refused.update(Event::Admin(AdminEvent::RoleChecked(Err(
+        AdminError::Unauthorized,
+    ))));
+    assert!(!refused.logged_in());
 }

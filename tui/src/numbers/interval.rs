@@ -65,7 +65,7 @@ impl Interval {
     }
 }
 
-fn buckets(by_le: BTreeMap<String, f64>) -> Vec<Bucket> {
+pub(super) fn buckets(by_le: BTreeMap<String, f64>) -> Vec<Bucket> {
     by_le
         .into_iter()
         .filter_map(|(le, count)| {

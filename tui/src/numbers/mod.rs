@@ -4,11 +4,13 @@
 
 mod gauges;
 mod interval;
+mod routes;
 
 use std::time::Duration;
 
 pub use gauges::{Gauges, Pool};
 pub use interval::{Interval, Rates, is_server_error};
+pub use routes::{RouteStats, route_breakdown};
 
 /// Everything known about one instance (or the total) at one moment: rates
 /// over some window, and the gauges of the latest scrape.

@@ -13,13 +13,15 @@ use super::measure::Measure;
 /// The thresholds file of the repository, embedded at build time.
 pub const EMBEDDED: &str = include_str!("../../../alerts/thresholds.toml");
 
-/// A comparison operator of PromQL; the rules only use `>`.
+/// A comparison operator of PromQL; the threshold rules use `>`, the
+/// instance-down rule `==` (`up == 0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     Gt,
     Ge,
     Lt,
     Le,
+    Eq,
 }
 
 impl Op {
@@ -29,7 +31,8 @@ impl Op {
             ">=" => Ok(Self::Ge),
             "<" => Ok(Self::Lt),
             "<=" => Ok(Self::Le),
-            other => Err(format!("op {other:?} is not one of > >= < <=")),
+            "==" => Ok(Self::Eq),
+            other => Err(format!("op {other:?} is not one of > >= < <= ==")),
         }
     }
 
@@ -41,6 +44,7 @@ impl Op {
             Self::Ge => value >= threshold,
             Self::Lt => value < threshold,
             Self::Le => value <= threshold,
+            Self::Eq => value == threshold,
         }
     }
 
@@ -50,6 +54,7 @@ impl Op {
             Self::Ge => ">=",
             Self::Lt => "<",
             Self::Le => "<=",
+            Self::Eq => "==",
         }
     }
 }
@@ -95,6 +100,8 @@ impl Threshold {
 #[derive(Deserialize)]
 struct RawFile {
     version: u32,
+    /// The `up == 0` rule; a file without one gets the embedded file's.
+    target_down: Option<RawThreshold>,
     #[serde(default)]
     threshold: Vec<RawThreshold>,
 }
@@ -115,12 +122,20 @@ struct RawThreshold {
     expr: String,
     op: String,
     value: Number,
+    /// Absent in `[target_down]` (up is 0 or 1).
+    #[serde(default = "count_unit")]
     unit: String,
     #[serde(rename = "for")]
     hold: String,
     severity: String,
     action: String,
+    /// Absent in `[target_down]` (no dashboard threshold step).
+    #[serde(default)]
     panel: String,
+}
+
+fn count_unit() -> String {
+    "count".into()
 }
 
 /// Reads and checks a thresholds file.
@@ -138,7 +153,39 @@ pub fn parse_thresholds(text: &str) -> Result<Vec<Threshold>, String> {
     if raw.threshold.is_empty() {
         return Err("no [[threshold]] tables".into());
     }
-    raw.threshold.into_iter().map(check).collect()
+    let target_down = match raw.target_down {
+        Some(raw) => target_down(raw)?,
+        None => embedded_target_down()?,
+    };
+    let mut thresholds = vec![target_down];
+    for raw in raw.threshold {
+        thresholds.push(check(raw)?);
+    }
+    Ok(thresholds)
+}
+
+/// `[target_down]`: `up == 0` held for `for`, first in the list (the most
+/// urgent state an operator can see).
+fn target_down(raw: RawThreshold) -> Result<Threshold, String> {
+    let mut threshold = check(raw).map_err(|e| format!("[target_down] {e}"))?;
+    if threshold.op != Op::Eq || threshold.value != 0.0 {
+        return Err(format!(
+            "[target_down]: must be `== 0` (up == 0), not `{} {}`",
+            threshold.op.as_str(),
+            threshold.value
+        ));
+    }
+    threshold.measure = Some(Measure::Up);
+    threshold.window = None;
+    Ok(threshold)
+}
+
+fn embedded_target_down() -> Result<Threshold, String> {
+    let raw: RawFile = toml::from_str(EMBEDDED).map_err(|e| e.to_string())?;
+    let table = raw
+        .target_down
+        .ok_or_else(|| "the built-in thresholds file has no [target_down]".to_string())?;
+    target_down(table)
 }
 
 fn check(raw: RawThreshold) -> Result<Threshold, String> {
@@ -187,8 +234,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_embedded_file_has_the_six_thresholds_of_the_design() {
-        let thresholds = parse_thresholds(EMBEDDED).unwrap();
+    fn the_embedded_file_has_instance_down_first_then_the_six_thresholds_of_the_design() {
+        let mut thresholds = parse_thresholds(EMBEDDED).unwrap();
+        let down = thresholds.remove(0);
+        assert_eq!(
+            (down.name.as_str(), down.alert.as_str(), down.op, down.value),
+            ("InstanceDown", "TenkInstanceDown", Op::Eq, 0.0)
+        );
+        assert_eq!(down.hold, Duration::from_secs(60));
+        assert_eq!(down.measure, Some(Measure::Up));
+        assert!(down.breached(0.0) && !down.breached(1.0));
         let summary: Vec<(&str, f64, u64, &str)> = thresholds
             .iter()
             .map(|t| {
@@ -222,7 +277,7 @@ mod tests {
 
     #[test]
     fn the_comparison_is_strictly_greater_as_in_the_rules() {
-        let t = &parse_thresholds(EMBEDDED).unwrap()[0];
+        let t = &parse_thresholds(EMBEDDED).unwrap()[1];
         assert!(!t.breached(0.199));
         assert!(!t.breached(0.2), "at the threshold is not above it");
         assert!(t.breached(0.201));
@@ -254,6 +309,22 @@ mod tests {
         }
         let missing = good.replacen("action = \"Scale up\"\n", "", 1);
         assert!(parse_thresholds(&missing).unwrap_err().contains("action"));
+        let not_up_zero = good.replacen("op = \"==\"", "op = \">\"", 1);
+        assert!(
+            parse_thresholds(&not_up_zero)
+                .unwrap_err()
+                .contains("[target_down]")
+        );
+    }
+
+    #[test]
+    fn a_file_without_target_down_gets_the_built_in_instance_down_rule() {
+        let start = EMBEDDED.find("[target_down]").unwrap();
+        let end = EMBEDDED.find("[[threshold]]").unwrap();
+        let text = format!("{}{}", &EMBEDDED[..start], &EMBEDDED[end..]);
+        let thresholds = parse_thresholds(&text).unwrap();
+        assert_eq!(thresholds[0].measure, Some(Measure::Up));
+        assert_eq!(thresholds.len(), 7);
     }
 
     /// The TUI compares with what the rules compare: each rule in
@@ -272,15 +343,13 @@ mod tests {
                 .unwrap_or_else(|| panic!("rule {} exists", t.alert));
             let block = &rules[start..];
             let block = &block[..block[2..].find("- alert:").map_or(block.len(), |i| i + 2)];
-            let expr_start = block.find("expr: >-").unwrap() + "expr: >-".len();
+            let expr_start = block.find("expr:").unwrap() + "expr:".len();
             let expr_end = block.find("for:").unwrap();
+            // A folded block (`>-`) or a plain scalar on the same line.
+            let expr = block[expr_start..expr_end].trim_start();
+            let expr = expr.strip_prefix(">-").unwrap_or(expr);
             let expected = format!("{}{}{}", t.expr, t.op.as_str(), block_value(&t));
-            assert_eq!(
-                squash(&block[expr_start..expr_end]),
-                squash(&expected),
-                "{}",
-                t.name
-            );
+            assert_eq!(squash(expr), squash(&expected), "{}", t.name);
             assert!(
                 block.contains(&format!("for: {}\n", super::super::format_duration(t.hold))),
                 "{} for",
@@ -301,6 +370,6 @@ mod tests {
     fn an_unknown_threshold_loads_but_has_no_measure() {
         let text = EMBEDDED.replacen("name = \"HighLatency\"", "name = \"SomethingNew\"", 1);
         let thresholds = parse_thresholds(&text).unwrap();
-        assert_eq!(thresholds[0].measure, None);
+        assert_eq!(thresholds[1].measure, None);
     }
 }

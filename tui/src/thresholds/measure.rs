@@ -19,6 +19,10 @@ pub enum Measure {
     Cpu,
     /// Active sessions, cluster-wide.
     Sessions,
+    /// `up`: 1 when the instance answered its last poll, 0 when it did not
+    /// (the `[target_down]` rule). Judged from the targets, not from their
+    /// readings: see `crate::app::AlertBoard::evaluate`.
+    Up,
 }
 
 impl Measure {
@@ -50,6 +54,7 @@ impl Measure {
     /// is shown, and never crosses a threshold.
     pub fn series(self, readings: &[(String, Reading)]) -> Vec<(String, Option<f64>)> {
         match self {
+            Self::Up => Vec::new(),
             Self::Sessions => {
                 if readings.is_empty() {
                     return Vec::new();
@@ -85,6 +90,7 @@ impl Measure {
             Self::Memory => reading.memory_ratio(),
             Self::Cpu => reading.cpu_ratio(),
             Self::Sessions => reading.gauges.sessions_active,
+            Self::Up => None,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Alerts: one row per threshold of `thresholds.toml` with its current
+//! Alerts: one row per threshold of `thresholds.toml` (the instance-down
+//! rule first: an instance is `DOWN` or `up`) with its current
 //! value, the threshold and operator, the state (OK / PENDING / FIRING, with
 //! the rule's `for`), since when, and the action to take. A threshold
 //! evaluated per instance shows its worst instance; the panel below lists
@@ -13,7 +14,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget, Wrap
 use super::style;
 use crate::app::{AlertRow, App};
 use crate::format;
-use crate::thresholds::{AlertState, SeriesState, Threshold, format_duration};
+use crate::thresholds::{AlertState, Measure, SeriesState, Threshold, format_duration};
 
 pub struct AlertsPanel<'a>(pub &'a App);
 
@@ -31,6 +32,10 @@ fn value_text(t: &Threshold, state: Option<&SeriesState>) -> (String, Style) {
         return ("not computed".into(), style::dim());
     }
     match state.and_then(|s| s.value) {
+        Some(value) if t.measure == Some(Measure::Up) => {
+            let text = if t.breached(value) { "DOWN" } else { "up" };
+            (text.into(), style::breach(t.breached(value)))
+        }
         Some(value) => (
             format::unit_value_near(value, t.value, t.unit),
             style::breach(t.breached(value)),

@@ -1,4 +1,6 @@
-//! Audit: recent admin actions, newest first (who, what, on what, from where).
+//! Audit: recent admin actions, newest first (who, what, on what, from
+//! where), with the position of the selection ("3/50"), the filter and the
+//! sort in the title.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -7,6 +9,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
 };
 
+use super::list_title::list_title;
 use super::style;
 use crate::app::App;
 use crate::app::sessions::short_id;
@@ -31,9 +34,18 @@ impl Widget for &AuditPanel<'_> {
                 |at| format!("loaded {}", format::clock(at)),
             )
         };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .title(format!(" Audit log · {page} · {state} "));
+        let shown = audit.shown();
+        let block = Block::default().borders(Borders::ALL).title(format!(
+            " Audit log · {page} · {state}{} ",
+            list_title(
+                audit.selected,
+                (shown.len(), audit.items.len()),
+                "",
+                &audit.view,
+                audit.sort_name(),
+                audit.view.sort == 0
+            )
+        ));
         if let Some(error) = &audit.error {
             Paragraph::new(Line::styled(error.clone(), style::bad()))
                 .block(block)
@@ -52,17 +64,22 @@ impl Widget for &AuditPanel<'_> {
             return;
         }
         let wide = area.width >= 110;
-        let rows: Vec<Row<'_>> = audit
-            .items
+        let rows: Vec<Row<'_>> = shown
             .iter()
             .map(|e| {
-                let actor = if wide {
-                    e.actor_id.clone()
-                } else {
-                    short_id(&e.actor_id)
+                // Emails where the server knows them, beside (wide) or
+                // instead of (narrow) the ids; `c` copies the full id.
+                let actor = match (&e.actor_email, wide) {
+                    (Some(email), _) => email.clone(),
+                    (None, true) => e.actor_id.clone(),
+                    (None, false) => short_id(&e.actor_id),
                 };
-                let target = match e.target.split_once(':') {
-                    Some((kind, id)) if !wide => format!("{kind}:{}", short_id(id)),
+                let target = match (e.target.split_once(':'), &e.target_email, wide) {
+                    (Some((kind, id)), Some(email), true) => {
+                        format!("{kind}:{} {email}", short_id(id))
+                    }
+                    (Some((kind, _)), Some(email), false) => format!("{kind}:{email}"),
+                    (Some((kind, id)), None, false) => format!("{kind}:{}", short_id(id)),
                     _ => e.target.clone(),
                 };
                 Row::new(vec![
@@ -82,7 +99,7 @@ impl Widget for &AuditPanel<'_> {
             Constraint::Length(if wide { 14 } else { 11 }),
             Constraint::Length(20),
             Constraint::Length(if wide { 44 } else { 21 }),
-            Constraint::Length(if wide { 36 } else { 13 }),
+            Constraint::Length(if wide { 36 } else { 16 }),
             Constraint::Fill(1),
         ];
         let mut state = TableState::default().with_selected(Some(audit.selected));

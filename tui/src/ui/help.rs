@@ -16,13 +16,17 @@ pub const KEYS: &[(&str, &str)] = &[
     ("tab / shift-tab", "next / previous screen"),
     ("1 2 3 4", "Overview, Alerts, Sessions, Audit"),
     ("↑ ↓ / j k", "move the selection"),
+    ("PgUp PgDn g G", "a page, the first row, the last row"),
+    ("f / s / c", "filter the list / sort it / copy the id"),
     ("/", "search sessions by email or user id"),
     ("Enter / Esc", "run the search / stop typing"),
-    ("r", "revoke the selected session (asks first)"),
-    ("R", "revoke every session of its user (asks first)"),
-    ("y", "confirm a revocation (any other key cancels)"),
+    ("r / R", "revoke the session / all of its user's (asks)"),
+    ("D / E", "disable / enable the selected session's user"),
+    ("y", "confirm (any other key cancels)"),
     ("u", "reload the sessions or the audit log"),
     ("n", "older page of the audit log"),
+    ("p / b", "poll now / Overview details per route"),
+    ("S", "fleet mode: silence the selected alert"),
     ("L", "log in to the admin API"),
     ("ctrl-o", "in the login form: password / one-time code"),
     ("?", "this help (any key closes it)"),
@@ -42,7 +46,7 @@ impl Widget for &HelpPopup {
             .collect();
         if self.read_only {
             lines.push(Line::styled(
-                "read-only: r and R are disabled",
+                "read-only: r, R, D and E are disabled",
                 style::warn(),
             ));
         }

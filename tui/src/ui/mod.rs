@@ -6,13 +6,16 @@
 pub mod alerts;
 pub mod audit;
 pub mod confirm;
+pub mod fleet;
 
 pub mod header;
 pub mod help;
+pub mod list_title;
 pub mod login;
 pub mod overview;
 pub mod overview_detail;
 pub mod sessions;
+pub mod silence;
 pub mod sparkline;
 pub mod status_bar;
 pub mod style;
@@ -57,11 +60,13 @@ impl Widget for &View<'_> {
         ])
         .areas(area);
         header::Header(app).render(top, buf);
-        match app.screen {
-            Screen::Overview => overview::OverviewPanel(app).render(body, buf),
-            Screen::Alerts => alerts::AlertsPanel(app).render(body, buf),
-            Screen::Sessions => sessions::SessionsPanel(app).render(body, buf),
-            Screen::Audit => audit::AuditPanel(app).render(body, buf),
+        match (app.screen, &app.fleet) {
+            (Screen::Overview, Some(fleet)) => fleet::FleetOverview(fleet).render(body, buf),
+            (Screen::Alerts, Some(fleet)) => fleet::FleetAlerts(fleet).render(body, buf),
+            (Screen::Overview, None) => overview::OverviewPanel(app).render(body, buf),
+            (Screen::Alerts, None) => alerts::AlertsPanel(app).render(body, buf),
+            (Screen::Sessions, _) => sessions::SessionsPanel(app).render(body, buf),
+            (Screen::Audit, _) => audit::AuditPanel(app).render(body, buf),
         }
         status_bar::StatusBar(app).render(bottom, buf);
         match &app.overlay {
@@ -77,6 +82,9 @@ impl Widget for &View<'_> {
                 confirm::ConfirmPopup(confirm).render(centered(area, 70, 9), buf)
             }
             Overlay::Login(form) => login::LoginPopup(form).render(centered(area, 70, 10), buf),
+            Overlay::Silence(form) => {
+                silence::SilencePopup(form).render(centered(area, 64, 8), buf);
+            }
         }
     }
 }

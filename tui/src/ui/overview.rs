@@ -1,7 +1,10 @@
 //! Overview: one row per instance plus the total, with a sparkline of
-//! requests per second; below it, the details of the selected row (every
-//! number, each dependency's health, and for a DOWN instance the error and
-//! when it was last seen). Columns that do not fit are left to the details.
+//! requests per second (outages are gaps); below it, the details of the
+//! selected row (every number, each dependency's health, and for a DOWN
+//! instance the error and when it was last seen). A DOWN instance's numbers
+//! are blanked from its row once older than three intervals (the details
+//! keep them, marked STALE); the total counts UP instances only and turns
+//! red when one is not. Columns that do not fit are left to the details.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,7 +14,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use super::overview_detail::detail_lines;
+use super::overview_detail::{detail_lines, route_lines};
 use super::sparkline::sparkline;
 use super::style;
 use crate::app::{App, Status, Target};
@@ -241,15 +244,21 @@ impl Widget for &OverviewPanel<'_> {
         let mut data: Vec<RowData<'_>> = app
             .targets
             .iter()
-            .map(|t| RowData {
-                name: t.name.clone(),
-                status: Some(t.status(app.now, app.config.interval)),
-                reading: t.latest(),
-                history: t.history_rps.iter().copied().collect(),
-                target: Some(t),
+            .map(|t| {
+                let status = t.status(app.now, app.config.interval);
+                let blanked = matches!(status, Status::Down { .. })
+                    && t.data_is_stale(app.now, app.config.interval);
+                RowData {
+                    name: t.name.clone(),
+                    status: Some(status),
+                    reading: if blanked { None } else { t.latest() },
+                    history: t.history_rps.iter().copied().collect(),
+                    target: Some(t),
+                }
             })
             .collect();
-        let up = app.targets.iter().filter(|t| t.is_answering()).count();
+        let up = app.up_count();
+        let all_up = up == app.targets.len();
         data.push(RowData {
             name: format!("total {up}/{} up", app.targets.len()),
             status: None,
@@ -264,10 +273,14 @@ impl Widget for &OverviewPanel<'_> {
                 if matches!(d.status, Some(Status::Down { .. } | Status::Stale { .. })) {
                     row_style = row_style.patch(style::stale());
                 }
+                let mut cells = cells(app, d, &cols, spark_width);
                 if d.target.is_none() {
                     row_style = row_style.patch(style::title());
+                    if !all_up && let Some(name) = cells.first_mut() {
+                        *name = name.clone().style(style::bad());
+                    }
                 }
-                Row::new(cells(app, d, &cols, spark_width)).style(row_style)
+                Row::new(cells).style(row_style)
             })
             .collect();
         let widths: Vec<Constraint> = cols
@@ -291,9 +304,22 @@ impl Widget for &OverviewPanel<'_> {
         StatefulWidget::render(table, table_area, buf, &mut state);
         let selected = data.get(app.overview_selected).or(data.last());
         let lines: Vec<Line<'_>> = selected
-            .map(|d| detail_lines(app, d.target, d.reading.as_ref()))
+            .map(|d| match d.target {
+                Some(target) if app.show_routes => route_lines(app, target),
+                // The details keep a DOWN instance's last numbers, marked STALE.
+                _ => {
+                    let reading = d.target.map_or_else(|| d.reading.clone(), Target::latest);
+                    detail_lines(app, d.target, reading.as_ref())
+                }
+            })
             .unwrap_or_default();
-        let name = selected.map_or(String::new(), |d| format!(" {} ", d.name));
+        let name = selected.map_or(String::new(), |d| {
+            if app.show_routes && d.target.is_some() {
+                format!(" {} · per route, worst first ", d.name)
+            } else {
+                format!(" {} ", d.name)
+            }
+        });
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(

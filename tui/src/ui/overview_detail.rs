@@ -1,6 +1,8 @@
 //! The details of the instance (or total) selected on the Overview: every
 //! number, the health of each dependency from `/api/health/detailed`, and,
-//! when the instance does not answer, why and since when.
+//! when the instance does not answer, why and since when; its last numbers
+//! and health are then dimmed, and marked STALE once older than three
+//! intervals.
 
 use contract::health::DetailedHealth;
 use ratatui::text::{Line, Span};
@@ -27,6 +29,8 @@ pub fn detail_lines(
         lines.push(Line::styled("no numbers yet", style::dim()));
         return lines;
     };
+    let current = target.is_none_or(|t| t.is_current(app.now, app.config.interval));
+    let first_number_line = lines.len();
     lines.push(Line::from(format!(
         "requests {}/s · 5xx {} · latency p50 {} p95 {} p99 {}",
         opt(r.requests_per_second(), format::rate),
@@ -78,7 +82,13 @@ pub fn detail_lines(
             .unwrap_or_else(|| format::NONE.into()),
     )));
     if let Some(target) = target {
-        lines.extend(health_lines(target));
+        let stale = target.data_is_stale(app.now, app.config.interval);
+        lines.extend(health_lines(target, current, stale));
+    }
+    if !current {
+        for line in &mut lines[first_number_line..] {
+            *line = std::mem::take(line).patch_style(style::stale());
+        }
     }
     lines
 }
@@ -128,14 +138,27 @@ fn status_lines(app: &App, target: &Target) -> Vec<Line<'static>> {
                     Span::raw(format!(" since {since} ({attempts}): ")),
                     Span::styled(error, style::bad()),
                 ]),
-                Line::from(match last_seen {
-                    Some(at) => format!(
+                match last_seen {
+                    Some(at) if target.data_is_stale(app.now, app.config.interval) => {
+                        Line::from(vec![
+                            Span::styled("STALE", style::warn()),
+                            Span::raw(format!(
+                                " numbers below, from the last answer {} · retry in {}",
+                                seen(at),
+                                format::age(retry_in)
+                            )),
+                        ])
+                    }
+                    Some(at) => Line::from(format!(
                         "last seen {} · retry in {} · numbers below are from the last answer",
                         seen(at),
                         format::age(retry_in)
-                    ),
-                    None => format!("never answered · retry in {}", format::age(retry_in)),
-                }),
+                    )),
+                    None => Line::from(format!(
+                        "never answered · retry in {}",
+                        format::age(retry_in)
+                    )),
+                },
             ]
         }
     }
@@ -149,8 +172,21 @@ fn mark(up: bool) -> Span<'static> {
     }
 }
 
-fn health_lines(target: &Target) -> Vec<Line<'static>> {
+/// The health report; when the instance is not UP, it is the last one
+/// received, and says so.
+fn health_lines(target: &Target, current: bool, stale: bool) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
+    if !current && (target.health.is_some() || target.health_error.is_some()) {
+        let what = if stale {
+            "STALE health"
+        } else {
+            "last health report"
+        };
+        lines.push(Line::from(format!(
+            "{what}, as of {}:",
+            target.last_seen.map_or_else(String::new, format::clock)
+        )));
+    }
     if let Some(error) = &target.health_error {
         lines.push(Line::styled(format!("health: {error}"), style::warn()));
     }
@@ -196,4 +232,40 @@ fn dependency_line(health: &DetailedHealth) -> Line<'static> {
         spans.push(Span::styled(" draining", style::warn()));
     }
     Line::from(spans)
+}
+
+/// The per-route breakdown of one instance (`b`): req/s, 5xx and p95 per
+/// route template, worst first; dimmed when the instance is not UP.
+pub fn route_lines(app: &App, target: &Target) -> Vec<Line<'static>> {
+    let routes = target.routes();
+    if routes.is_empty() {
+        return vec![Line::styled(
+            "no requests between the last two scrapes",
+            style::dim(),
+        )];
+    }
+    let current = target.is_current(app.now, app.config.interval);
+    let mut lines = vec![Line::styled(
+        format!(
+            "{:<7} {:<34} {:>8} {:>7} {:>9}",
+            "method", "route", "req/s", "5xx", "p95"
+        ),
+        style::title(),
+    )];
+    for r in routes {
+        let line = Line::from(format!(
+            "{:<7} {:<34} {:>8} {:>7} {:>9}",
+            r.method,
+            format::truncate(&r.route, 34),
+            format::rate(r.requests_per_second),
+            opt(r.error_ratio, format::percent_short),
+            opt(r.p95, format::seconds),
+        ));
+        lines.push(if current {
+            line
+        } else {
+            line.patch_style(style::stale())
+        });
+    }
+    lines
 }

@@ -1,6 +1,8 @@
 //! Sessions: the search box (email or user id), then the user's live
-//! sessions with IP, user agent, created and last seen. `r` and `R` ask for
-//! a confirmation before anything is revoked.
+//! sessions with IP, user agent, created and last seen; the cockpit's own
+//! session is marked `*`. Ids are shortened before the user agent is
+//! dropped (it tells a phone from a laptop). `r` and `R` ask for a
+//! confirmation before anything is revoked.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,12 +12,17 @@ use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
 };
 
+use super::list_title::list_title;
 use super::style;
 use crate::app::App;
 use crate::app::sessions::short_id;
 use crate::format;
 
 pub struct SessionsPanel<'a>(pub &'a App);
+
+/// 34 (session) + 36 (user) + 15 + 14 + 14 (ip, created, last seen) + 40
+/// (user agent) + spacing and borders.
+const FULL_IDS_WIDTH: u16 = 160;
 
 impl Widget for &SessionsPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -44,20 +51,41 @@ impl Widget for &SessionsPanel<'_> {
             .block(search_block)
             .render(search_area, buf);
 
-        let wide = area.width >= 110;
+        // Full ids only when the user agent still gets 40 columns beside them.
+        let wide = area.width >= FULL_IDS_WIDTH;
+        let shown = screen.shown();
         let title = match (&screen.query, screen.loading) {
             (None, _) => " Sessions ".to_string(),
             (Some(query), true) => format!(" Sessions of {} · loading… ", query.text()),
+            // Where the operator is comes before when it was loaded: a
+            // narrow terminal cuts the title from the right.
             (Some(query), false) => format!(
-                " Sessions of {} · {} live · loaded {} ",
+                " Sessions of {}{} · loaded {} ",
                 query.text(),
-                screen.sessions.len(),
+                list_title(
+                    screen.selected,
+                    (shown.len(), screen.sessions.len()),
+                    " live",
+                    &screen.view,
+                    screen.sort_name(),
+                    screen.view.sort == 0
+                ),
                 screen
                     .loaded_at
-                    .map_or_else(|| format::NONE.to_string(), format::clock)
+                    .map_or_else(|| format::NONE.to_string(), format::clock),
             ),
         };
-        let block = Block::default().borders(Borders::ALL).title(title);
+        let own_listed = screen
+            .sessions
+            .iter()
+            .any(|s| s.current || app.own.is(&s.id));
+        let mut block = Block::default().borders(Borders::ALL).title(title);
+        if own_listed {
+            block = block.title_bottom(Line::styled(
+                " * the session this cockpit is logged in with ",
+                style::key(),
+            ));
+        }
         if let Some(error) = &screen.error {
             Paragraph::new(Line::styled(error.clone(), style::bad()))
                 .block(block)
@@ -75,17 +103,14 @@ impl Widget for &SessionsPanel<'_> {
                 .render(list_area, buf);
             return;
         }
-        let rows: Vec<Row<'_>> = screen
-            .sessions
+        let rows: Vec<Row<'_>> = shown
             .iter()
             .map(|s| {
                 let id = if wide { s.id.clone() } else { short_id(&s.id) };
-                let id = if s.current {
-                    format!("{id} (this)")
-                } else {
-                    id
-                };
-                let mut cells = vec![Cell::from(id)];
+                let own = s.current || app.own.is(&s.id);
+                let id = if own { format!("{id}*") } else { id };
+                let mut cells =
+                    vec![Cell::from(id).style(if own { style::key() } else { Style::new() })];
                 if wide {
                     cells.push(Cell::from(s.user_id.clone()));
                 }
@@ -99,7 +124,7 @@ impl Widget for &SessionsPanel<'_> {
             })
             .collect();
         let mut header = vec!["session"];
-        let mut widths = vec![Constraint::Length(if wide { 34 } else { 14 })];
+        let mut widths = vec![Constraint::Length(if wide { 34 } else { 15 })];
         if wide {
             header.push("user");
             widths.push(Constraint::Length(36));

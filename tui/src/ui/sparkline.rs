@@ -1,5 +1,6 @@
 //! A sparkline as text, so it fits in a table cell: one block character per
-//! point, scaled from zero to the highest point shown, newest on the right.
+//! point, scaled from zero to the highest point shown, newest on the right;
+//! a point without a value (a failed poll, NaN) is a gap.
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
@@ -13,7 +14,11 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
         .fold(0.0_f64, f64::max);
     let mut out = " ".repeat(width - shown.len());
     for value in shown {
-        let level = if max > 0.0 && value.is_finite() && *value > 0.0 {
+        if !value.is_finite() {
+            out.push(' ');
+            continue;
+        }
+        let level = if max > 0.0 && *value > 0.0 {
             let scaled = (value / max * (BLOCKS.len() - 1) as f64).round();
             (scaled as usize).clamp(0, BLOCKS.len() - 1)
         } else {
@@ -35,5 +40,10 @@ mod tests {
         assert_eq!(sparkline(&[1.0, 2.0, 3.0], 2), "▆█");
         assert_eq!(sparkline(&[0.0, 0.0], 2), "▁▁");
         assert_eq!(sparkline(&[], 3), "   ");
+    }
+
+    #[test]
+    fn an_outage_is_a_gap() {
+        assert_eq!(sparkline(&[4.0, f64::NAN, f64::NAN, 4.0], 4), "█  █");
     }
 }

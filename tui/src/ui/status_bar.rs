@@ -15,10 +15,19 @@ pub struct StatusBar<'a>(pub &'a App);
 fn hints(app: &App) -> &'static str {
     match app.screen {
         Screen::Sessions if app.sessions.editing => "Enter search · Esc stop typing",
-        Screen::Sessions if app.config.read_only => "/ search · u reload · ? help · q quit",
-        Screen::Sessions => "/ search · r revoke · R revoke all · ? help · q quit",
-        Screen::Audit => "u reload · n older · ? help · q quit",
-        Screen::Overview | Screen::Alerts => "tab/1-4 screens · j/k move · ? help · q quit",
+        Screen::Sessions | Screen::Audit
+            if app.sessions.view.filtering || app.audit.view.filtering =>
+        {
+            "type to filter · Enter keep · Esc clear"
+        }
+        Screen::Sessions if app.config.read_only => {
+            "/ search · f filter · u reload · ? help · q quit"
+        }
+        Screen::Sessions => "/ search · r revoke · R all · D/E disable/enable · ? help",
+        Screen::Audit => "u reload · n older · f filter · s sort · ? help · q quit",
+        Screen::Overview | Screen::Alerts => {
+            "tab/1-4 screens · j/k move · p poll now · ? help · q quit"
+        }
     }
 }
 

@@ -71,6 +71,7 @@ fn demo() -> App {
         interval: Duration::from_secs(2),
         read_only: false,
         admin_token_from_env: true,
+        fleet: None,
     };
     let mut app = App::new(config, parse_thresholds(EMBEDDED).unwrap(), fixtures::at(0));
     app.update(scraped(0, "metrics_busy_1.txt", 0, Some("health_ok.json")));
@@ -133,8 +134,12 @@ fn with_audit(mut app: App) -> App {
     let entry = |id: i64, action: &str, target: &str, at: &str| AuditEntry {
         id,
         actor_id: "0b9e4c1a-1111-4000-8000-00000000aaaa".into(),
+        actor_email: Some("admin@example.com".into()),
         action: action.into(),
         target: target.into(),
+        target_email: target
+            .starts_with("user:")
+            .then(|| "alice@example.com".to_string()),
         ip: "127.0.0.1".into(),
         request_id: format!("req-{id}"),
         created_at: at.into(),
@@ -179,6 +184,88 @@ fn overview_screens() {
     insta::assert_snapshot!("overview_down_selected_80x24", text(&render(&down, SMALL)));
 }
 
+/// Three instances that never answered (a wrong token, typo'd hosts).
+fn all_down() -> App {
+    let config = AppConfig {
+        targets: vec![
+            "http://10.0.0.1:8080".into(),
+            "http://10.0.0.2:8080".into(),
+            "http://typo.example:8080".into(),
+        ],
+        interval: Duration::from_secs(2),
+        read_only: false,
+        admin_token_from_env: false,
+        fleet: None,
+    };
+    let mut app = App::new(config, parse_thresholds(EMBEDDED).unwrap(), fixtures::at(0));
+    for target in 0..3 {
+        app.update(Event::Scraped {
+            target,
+            result: Err(ScrapeFailure {
+                at: fixtures::at(0),
+                error: "401 unauthorized: /metrics needs the ops token (set TENK_OPS_TOKEN)".into(),
+                retry_in: Duration::from_secs(2),
+            }),
+        });
+    }
+    app.update(Event::Tick(fixtures::at(1)));
+    app
+}
+
+#[test]
+fn all_targets_down_is_never_an_all_clear() {
+    let app = all_down();
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("3/3 DOWN"), "{screen}");
+    assert!(!screen.contains("alerts ok"), "{screen}");
+    insta::assert_snapshot!("all_down_80x24", screen);
+    let buf = render(&app, SMALL);
+    assert_eq!(style_of(&buf, "3/3 DOWN"), (Color::Red, true));
+    let mut alerts = all_down();
+    alerts.update(key('2'));
+    insta::assert_snapshot!("all_down_alerts_80x24", text(&render(&alerts, SMALL)));
+}
+
+/// The demo, then the third instance's neighbour (10.0.0.2) stops
+/// answering for longer than three intervals while 10.0.0.1 goes on.
+fn one_stale() -> App {
+    let mut app = demo();
+    for at in [6, 8, 10, 12] {
+        app.update(Event::Scraped {
+            target: 1,
+            result: Err(ScrapeFailure {
+                at: fixtures::at(at),
+                error: "connection refused".into(),
+                retry_in: Duration::from_secs(2),
+            }),
+        });
+    }
+    app.update(scraped(0, "metrics_busy_1.txt", 12, Some("health_ok.json")));
+    app.update(Event::Tick(fixtures::at(13)));
+    app.update(key('j'));
+    app
+}
+
+#[test]
+fn a_dead_instance_is_down_its_old_numbers_stale_and_its_outage_a_gap() {
+    let app = one_stale();
+    let screen = text(&render(&app, LARGE));
+    assert!(screen.contains("STALE numbers below"), "{screen}");
+    assert!(screen.contains("STALE health"), "{screen}");
+    assert!(screen.contains("total 1/3 up"), "{screen}");
+    insta::assert_snapshot!("stale_selected_160x48", screen);
+}
+
+#[test]
+fn the_selected_instance_per_route_worst_first() {
+    let mut app = demo();
+    app.update(key('b'));
+    let screen = text(&render(&app, LARGE));
+    assert!(screen.contains("per route, worst first"), "{screen}");
+    assert!(screen.contains("/api/health"), "{screen}");
+    insta::assert_snapshot!("overview_routes_160x48", screen);
+}
+
 #[test]
 fn alerts_screens() {
     let mut app = demo();
@@ -194,6 +281,99 @@ fn sessions_screens() {
     insta::assert_snapshot!("sessions_160x48", text(&render(&app, LARGE)));
     app.update(key('r'));
     insta::assert_snapshot!("sessions_confirm_80x24", text(&render(&app, SMALL)));
+}
+
+#[test]
+fn the_cockpits_own_session_is_marked_and_revoking_it_asks_twice() {
+    let mut app = with_sessions(demo());
+    app.own.session_id = Some("q3Zl2ZxV1u9dJc2QpG3hTqkQJ0mUuV8x".into());
+    let list = text(&render(&app, SMALL));
+    assert!(list.contains("q3Zl2ZxV…uV8x*"), "{list}");
+    assert!(
+        list.contains("* the session this cockpit is logged in with"),
+        "{list}"
+    );
+    app.update(key('r'));
+    app.update(key('y'));
+    let second = text(&render(&app, SMALL));
+    assert!(second.contains("THIS COCKPIT"), "{second}");
+    insta::assert_snapshot!("sessions_own_second_confirm_80x24", second);
+}
+
+/// Forty sessions of alice, from four browsers.
+fn many_sessions() -> App {
+    let mut app = demo();
+    app.update(key('/'));
+    for c in "alice@example.com".chars() {
+        app.update(key(c));
+    }
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let agents = [
+        "curl/8.5.0",
+        "Mozilla/5.0 (iPhone) Mobile Safari",
+        "Firefox/133.0",
+        "okhttp/4",
+    ];
+    let sessions = (0..40)
+        .map(|i| {
+            let mut s = crate::app::tests::session(
+                &format!("sess{i:02}-xxxxxxxxxxxxxxxxxxxxxxxxxx{i:02}"),
+                "7c1d2f3a-0000-4000-8000-000000000001",
+            );
+            s.user_agent = agents[i % agents.len()].into();
+            s.ip = format!("203.0.113.{i}");
+            s
+        })
+        .collect();
+    app.update(Event::Admin(AdminEvent::Sessions {
+        query: SessionQuery::Email("alice@example.com".into()),
+        result: Ok(sessions),
+    }));
+    app
+}
+
+#[test]
+fn a_long_list_shows_the_position_and_moves_by_page_and_to_the_ends() {
+    let mut app = many_sessions();
+    for _ in 0..11 {
+        app.update(key('j'));
+    }
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("12/40"), "{screen}");
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageDown,
+        KeyModifiers::NONE,
+    )));
+    assert!(text(&render(&app, SMALL)).contains("22/40"));
+    app.update(key('G'));
+    assert!(text(&render(&app, SMALL)).contains("40/40"));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Home, KeyModifiers::NONE)));
+    insta::assert_snapshot!("sessions_position_80x24", text(&render(&app, SMALL)));
+}
+
+#[test]
+fn a_filter_narrows_the_list_and_a_sort_key_orders_it() {
+    let mut app = many_sessions();
+    app.update(key('f'));
+    for c in "iphone".chars() {
+        app.update(key(c));
+    }
+    let typing = text(&render(&app, SMALL));
+    assert!(typing.contains("/iphone▏ 10 of 40"), "{typing}");
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    app.update(key('s'));
+    app.update(key('s'));
+    app.update(key('s'));
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("sorted: ip"), "{screen}");
+    assert!(!screen.contains("curl/8.5.0"), "{screen}");
+    insta::assert_snapshot!("sessions_filter_sort_80x24", screen);
 }
 
 #[test]
@@ -257,6 +437,7 @@ fn synthetic(total: f64, errors: f64, buckets: &[(&str, f64)]) -> App {
         interval: Duration::from_secs(2),
         read_only: false,
         admin_token_from_env: false,
+        fleet: None,
     };
     let mut app = App::new(config, parse_thresholds(EMBEDDED).unwrap(), fixtures::at(0));
     for (at, scale) in [(0, 0.0), (10, 1.0)] {
@@ -393,5 +574,133 @@ fn a_long_session_list_scrolls_to_keep_the_selection_in_view() {
     assert!(
         cell.modifier.contains(Modifier::REVERSED),
         "the selected row is highlighted"
+    );
+}
+
+/// Fleet mode: three instances discovered from Prometheus, one down; one
+/// alert firing, one pending; Alertmanager holding the firing one silenced.
+fn fleet_app() -> App {
+    use std::collections::BTreeMap;
+
+    use crate::fleet::alertmanager::{AmAlertStatus, Matcher, Silence, SilenceStatus};
+    use crate::fleet::{AmAlert, FleetInstance, FleetSnapshot, PromAlert};
+
+    let labels = |name: &str, instance: &str| -> BTreeMap<String, String> {
+        [("alertname", name), ("instance", instance), ("job", "tenk")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let config = AppConfig {
+        targets: vec!["http://10.0.0.1:8080".into()],
+        interval: Duration::from_secs(2),
+        read_only: false,
+        admin_token_from_env: true,
+        fleet: Some((
+            "http://prometheus:9090".into(),
+            Some("http://alertmanager:9093".into()),
+        )),
+    };
+    let mut app = App::new(config, parse_thresholds(EMBEDDED).unwrap(), fixtures::at(0));
+    let instance = |name: &str, up: bool, rps: f64| FleetInstance {
+        name: name.into(),
+        up,
+        requests_per_second: up.then_some(rps),
+        error_ratio: up.then_some(0.002),
+        p95: up.then_some(0.0123),
+        cpu_ratio: up.then_some(0.31),
+        memory_ratio: up.then_some(0.12),
+    };
+    let snapshot = FleetSnapshot {
+        at: fixtures::at(3),
+        instances: vec![
+            instance("10.1.0.11:8080", true, 120.5),
+            instance("10.1.0.12:8080", true, 98.0),
+            instance("10.1.0.13:8080", false, 0.0),
+        ],
+        alerts: vec![
+            PromAlert {
+                labels: labels("TenkHighLatency", "10.1.0.11:8080"),
+                annotations: [("action".to_string(), "Scale up".to_string())].into(),
+                state: "firing".into(),
+                active_at: Some("2026-11-29T10:00:00Z".into()),
+                value: Some("0.25".into()),
+            },
+            PromAlert {
+                labels: labels("TenkInstanceDown", "10.1.0.13:8080"),
+                annotations: BTreeMap::new(),
+                state: "pending".into(),
+                active_at: Some("2026-11-29T10:04:00Z".into()),
+                value: Some("0".into()),
+            },
+        ],
+        alertmanager: Some(Ok((
+            vec![AmAlert {
+                labels: labels("TenkHighLatency", "10.1.0.11:8080"),
+                status: AmAlertStatus {
+                    state: "suppressed".into(),
+                    silenced_by: vec!["abc".into()],
+                },
+                starts_at: None,
+            }],
+            vec![Silence {
+                id: "abc".into(),
+                matchers: vec![Matcher {
+                    name: "alertname".into(),
+                    value: "TenkHighLatency".into(),
+                    is_regex: false,
+                    is_equal: true,
+                }],
+                starts_at: "2026-11-29T10:01:00Z".into(),
+                ends_at: "2026-11-29T12:01:00Z".into(),
+                created_by: "tenk-tui (ops)".into(),
+                comment: "deploy in progress".into(),
+                status: SilenceStatus {
+                    state: "active".into(),
+                },
+            }],
+        ))),
+    };
+    app.update(Event::Fleet(Ok(Box::new(snapshot))));
+    app.update(Event::Tick(fixtures::at(4)));
+    app
+}
+
+#[test]
+fn fleet_mode_shows_the_discovered_instances_and_prometheus_alerts() {
+    let mut app = fleet_app();
+    let overview = text(&render(&app, SMALL));
+    assert!(overview.contains("1/3 DOWN"), "{overview}");
+    assert!(
+        overview.contains("1 FIRING") && overview.contains("1 pending"),
+        "{overview}"
+    );
+    assert!(
+        overview.contains("2/3 up · discovered from Prometheus"),
+        "{overview}"
+    );
+    insta::assert_snapshot!("fleet_overview_80x24", overview);
+    app.update(key('2'));
+    let alerts = text(&render(&app, LARGE));
+    assert!(alerts.contains("silenced"), "{alerts}");
+    assert!(alerts.contains("deploy in progress"), "{alerts}");
+    insta::assert_snapshot!("fleet_alerts_160x48", alerts);
+    app.update(key('S'));
+    insta::assert_snapshot!("fleet_silence_form_80x24", text(&render(&app, SMALL)));
+}
+
+#[test]
+fn in_fleet_mode_an_unreachable_prometheus_is_never_an_all_clear() {
+    let mut app = fleet_app();
+    app.update(Event::Fleet(Err(
+        "cannot reach Prometheus: Connection refused (os error 111)".into(),
+    )));
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("PROMETHEUS DOWN"), "{screen}");
+    assert!(!screen.contains("alerts ok"), "{screen}");
+    assert!(screen.contains("Connection refused"), "{screen}");
+    assert!(
+        screen.contains("10.1.0.11:8080"),
+        "the last look stays: {screen}"
     );
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tenk_tui::admin_client::AdminClient;
 use tenk_tui::admin_error::AdminError;
-use tenk_tui::command::{Credential, Revocation, SessionQuery};
+use tenk_tui::command::{AdminAction, Credential, SessionQuery};
 use tenk_tui::secret::Secret;
 
 use crate::server::{PASSWORD, TestServer};
@@ -58,7 +58,7 @@ async fn the_admin_client_revokes_a_session_and_that_users_next_request_gets_401
     let revoked = admin
         .revoke(
             0,
-            &Revocation::Session {
+            &AdminAction::Session {
                 session_id: phone.session.id.clone(),
                 user_id: user_id.clone(),
             },
@@ -80,7 +80,7 @@ async fn the_admin_client_revokes_a_session_and_that_users_next_request_gets_401
     let again = admin
         .revoke(
             0,
-            &Revocation::Session {
+            &AdminAction::Session {
                 session_id: phone.session.id.clone(),
                 user_id: user_id.clone(),
             },
@@ -91,7 +91,7 @@ async fn the_admin_client_revokes_a_session_and_that_users_next_request_gets_401
     let all = admin
         .revoke(
             0,
-            &Revocation::AllOfUser {
+            &AdminAction::AllOfUser {
                 user_id: user_id.clone(),
             },
         )
@@ -131,16 +131,119 @@ async fn refusals_say_why_401_403_and_wrong_credentials() {
         )
         .await;
     assert_eq!(wrong, Err(AdminError::BadCredentials));
-    // A user that is not an admin: 403.
+    // A user that is not an admin is refused at login (the role is
+    // checked), and the session that login opened is closed again.
     let user = admin_client(&server, None);
-    user.login(0, &user_email, &Credential::Password(Secret::new(PASSWORD)))
-        .await
-        .unwrap();
+    assert_eq!(
+        user.login(0, &user_email, &Credential::Password(Secret::new(PASSWORD)))
+            .await,
+        Err(AdminError::NotAdmin {
+            role: "user".into()
+        })
+    );
+    assert_eq!(
+        user.find_sessions(0, &query).await,
+        Err(AdminError::Unauthorized),
+        "no token kept"
+    );
+    // A user's own token used against the admin API: 403.
+    let token = server.login(&http(), &user_email, "curl/8").await;
+    let user = admin_client(&server, Some(Secret::new(token.access_token.clone())));
     assert_eq!(
         user.find_sessions(0, &query).await,
         Err(AdminError::Forbidden)
     );
     assert_eq!(user.audit(0, None).await, Err(AdminError::Forbidden));
+    // As TENK_ADMIN_TOKEN, it is found out at start and forgotten.
+    let from_env = admin_client(&server, Some(Secret::new(token.access_token)));
+    let identity = from_env.whoami(0).await.unwrap();
+    assert_eq!(
+        (identity.email, identity.role.as_str()),
+        (user_email, "user")
+    );
+    assert_eq!(
+        from_env.find_sessions(0, &query).await,
+        Err(AdminError::Unauthorized)
+    );
+}
+
+#[tokio::test]
+async fn a_new_login_logs_out_the_previous_one_and_an_unknown_email_is_no_such_user() {
+    let server = TestServer::start();
+    let admin_email = server.create_admin();
+    let client = admin_client(&server, None);
+    let password = Credential::Password(Secret::new(PASSWORD));
+    let first = client.login(0, &admin_email, &password).await.unwrap();
+    let second = client.login(0, &admin_email, &password).await.unwrap();
+    assert_ne!(first.session_id, second.session_id);
+    let sessions = client
+        .find_sessions(0, &SessionQuery::UserId(second.user_id.clone()))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).collect();
+    assert!(ids.contains(&second.session_id.as_str()), "{ids:?}");
+    assert!(
+        !ids.contains(&first.session_id.as_str()),
+        "the first login was logged out: {ids:?}"
+    );
+    // No such user, distinct from a user without sessions.
+    assert_eq!(
+        client
+            .find_sessions(0, &SessionQuery::Email("nobody-here@example.com".into()))
+            .await,
+        Err(AdminError::NoSuchUser("nobody-here@example.com".into()))
+    );
+    let (user_email, _) = server.register_user(&http()).await;
+    assert_eq!(
+        client
+            .find_sessions(0, &SessionQuery::Email(user_email.clone()))
+            .await,
+        Ok(Vec::new())
+    );
+    // The audit log names the admin and the target user by email.
+    let audit = client.audit(0, None).await.unwrap();
+    assert!(
+        audit
+            .items
+            .iter()
+            .all(|e| e.actor_email.as_deref() == Some(admin_email.as_str())),
+        "{:?}",
+        audit.items
+    );
+    assert!(
+        audit
+            .items
+            .iter()
+            .any(|e| e.target_email.as_deref() == Some(user_email.as_str())),
+        "{:?}",
+        audit.items
+    );
+}
+
+#[tokio::test]
+async fn disabling_a_user_from_the_cockpit_ends_its_sessions_until_enabled() {
+    let server = TestServer::start();
+    let admin_email = server.create_admin();
+    let (user_email, user_id) = server.register_user(&http()).await;
+    let phone = server.login(&http(), &user_email, "phone/1.0").await;
+    let client = admin_client(&server, None);
+    client
+        .login(
+            0,
+            &admin_email,
+            &Credential::Password(Secret::new(PASSWORD)),
+        )
+        .await
+        .unwrap();
+    let disable = AdminAction::DisableUser {
+        user_id: user_id.clone(),
+    };
+    assert_eq!(client.revoke(0, &disable).await, Ok(0));
+    assert_eq!(server.me_status(&http(), &phone.access_token).await, 401);
+    let enable = AdminAction::EnableUser { user_id };
+    assert_eq!(client.revoke(0, &enable).await, Ok(0));
+    let again = server.login(&http(), &user_email, "phone/1.0").await;
+    assert_eq!(server.me_status(&http(), &again.access_token).await, 200);
 }
 
 #[tokio::test]

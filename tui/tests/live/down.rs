@@ -46,6 +46,7 @@ async fn a_stopped_target_shows_down_with_its_last_error_and_last_seen() {
         interval: Duration::from_secs(1),
         read_only: false,
         admin_token_from_env: false,
+        fleet: None,
     };
     let mut app = App::new(
         config,
@@ -112,4 +113,37 @@ fn once_reports_an_unreachable_target_as_down_and_exits_2() {
             .contains("refused")
     );
     assert_eq!(report["down"], 1);
+    let instance_down = report["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "InstanceDown")
+        .unwrap();
+    assert_eq!(instance_down["state"], "pending", "{instance_down:#}");
+    assert_eq!(instance_down["for_seconds"], 60);
+    assert_eq!(instance_down["alert"], "TenkInstanceDown");
+}
+
+#[test]
+fn once_text_starts_with_the_down_count_and_a_usage_error_is_not_an_alert() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = std::env::temp_dir().join(crate::server::unique("tenk-tui-text-"));
+    // host:port, without a scheme.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tenk-tui"))
+        .args(["--once", "--interval", "200ms", "--target"])
+        .arg(format!("127.0.0.1:{port}"))
+        .env("TENK_TUI_LOG", &log)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(log);
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.starts_with("1/1 DOWN · 0 firing · 1 pending"),
+        "{text}"
+    );
 }

@@ -93,6 +93,7 @@ fn once_json_prints_every_number_and_alert_state_and_exits_0_when_all_is_well() 
     let alerts = report["alerts"].as_array().unwrap();
     let names: Vec<&str> = alerts.iter().map(|a| a["name"].as_str().unwrap()).collect();
     for name in [
+        "InstanceDown",
         "HighLatency",
         "HighErrorRate",
         "DbPoolSaturated",
@@ -105,8 +106,14 @@ fn once_json_prints_every_number_and_alert_state_and_exits_0_when_all_is_well() 
     assert!(
         alerts
             .iter()
-            .all(|a| a["state"] == "ok" && a["op"] == ">" && !a["action"].is_null())
+            .all(|a| a["state"] == "ok" && !a["action"].is_null())
     );
+    assert!(alerts.iter().all(|a| a["op"]
+        == if a["name"] == "InstanceDown" {
+            "=="
+        } else {
+            ">"
+        }));
     assert_eq!(
         (
             report["firing"].as_u64(),

@@ -9,18 +9,18 @@ use std::time::{Duration, Instant};
 use crate::server::{TestServer, unique};
 
 /// A tmux server of its own (its own socket), killed on drop.
-struct Tmux {
-    socket: String,
+pub(crate) struct Tmux {
+    pub(crate) socket: String,
 }
 
 impl Tmux {
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut command = Command::new("tmux");
         command.args(["-L", &self.socket, "-f", "/dev/null"]);
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let output = self.command().args(args).output().unwrap_or_else(|e| {
             panic!("tmux is needed for this test (apt-get install -y tmux): {e}")
         });
@@ -32,21 +32,21 @@ impl Tmux {
         output
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", "tui"];
         args.extend_from_slice(keys);
         self.run(&args);
     }
 
-    fn text(&self, text: &str) {
+    pub(crate) fn text(&self, text: &str) {
         self.run(&["send-keys", "-t", "tui", "-l", text]);
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "tui"]).stdout).into_owned()
     }
 
-    fn display(&self, format: &str) -> String {
+    pub(crate) fn display(&self, format: &str) -> String {
         String::from_utf8_lossy(
             &self
                 .run(&["display-message", "-p", "-t", "tui", format])
@@ -57,7 +57,7 @@ impl Tmux {
     }
 
     /// Waits (up to 20 s: the machine may be busy) until `ready` holds for the screen.
-    fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
             let screen = self.screen();
@@ -72,7 +72,7 @@ impl Tmux {
         }
     }
 
-    fn wait_text(&self, needle: &str) -> String {
+    pub(crate) fn wait_text(&self, needle: &str) -> String {
         self.wait_for(needle, |screen| screen.contains(needle))
     }
 }
@@ -261,5 +261,156 @@ fn sigterm_restores_the_terminal_and_exits_0_even_with_every_target_down() {
         "the alternate screen was left"
     );
     assert_eq!(tmux.display("#{cursor_flag}"), "1", "the cursor is shown");
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn a_restarted_instance_is_seen_within_the_capped_backoff_and_its_outage_alerts() {
+    // Arrange: one live server, the cockpit polling it every second with a
+    // backoff capped at 2 s.
+    let mut server = TestServer::start();
+    let log = std::env::temp_dir().join(format!("{}.log", unique("tenk-tui-back-")));
+    let script = format!(
+        "{} --target {} --interval 1s --max-backoff 2s --log-file {}; echo EXITED:$?; sleep 60",
+        env!("CARGO_BIN_EXE_tenk-tui"),
+        server.url.trim_start_matches("http://"),
+        log.display()
+    );
+    let tmux = Tmux {
+        socket: unique("tenk-tui-back-"),
+    };
+    let started = tmux
+        .command()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &script,
+        ])
+        .env("TENK_OPS_TOKEN", &server.ops_token)
+        .env_remove("TENK_ADMIN_TOKEN")
+        .env("TERM", "xterm-256color")
+        .status()
+        .expect("tmux is needed for this test (apt-get install -y tmux)");
+    assert!(started.success());
+    tmux.wait_for("the instance UP (host:port accepted)", |s| {
+        s.contains(" UP ") && s.contains("total 1/1 up") && s.contains("alerts ok")
+    });
+
+    // Act: it stops, long enough for the backoff to reach its cap.
+    server.stop();
+    let down = tmux.wait_for("DOWN in the header, the outage an alert", |s| {
+        s.contains("1/1 DOWN") && s.contains("1 pending") && s.contains("(4 tries)")
+    });
+    assert!(!down.contains("alerts ok"), "{down}");
+    tmux.keys(&["2"]);
+    tmux.wait_for("InstanceDown pending on the Alerts screen", |s| {
+        s.lines()
+            .any(|l| l.contains("InstanceDown") && l.contains("DOWN") && l.contains("PENDING"))
+    });
+    tmux.keys(&["1"]);
+    server.restart();
+    let restarted = Instant::now();
+
+    // Assert: seen within the cap (2 s) plus the time to poll and draw.
+    let back = tmux.wait_for("UP again", |s| {
+        s.contains(" UP ") && s.contains("total 1/1 up") && !s.contains("DOWN")
+    });
+    let seen_after = restarted.elapsed();
+    assert!(
+        seen_after < Duration::from_millis(3500),
+        "seen {seen_after:?} after the restart, the cap is 2 s:\n{back}"
+    );
+    tmux.wait_text("alerts ok");
+    tmux.keys(&["q"]);
+    let after = tmux.wait_text("EXITED:");
+    assert!(after.contains("EXITED:0"), "{after}");
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn usage_errors_exit_1_never_the_alert_code_2() {
+    for args in [
+        &["--target", "htp://127.0.0.1:8080", "--once"][..],
+        &["--interval", "0s", "--once"],
+        &["--no-such-flag"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_tenk-tui"))
+            .args(args)
+            .env(
+                "TENK_TUI_LOG",
+                std::env::temp_dir().join(unique("tenk-tui-usage-")),
+            )
+            .output()
+            .expect("run tenk-tui");
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {output:?}");
+        assert!(!output.stderr.is_empty(), "{args:?} says why");
+    }
+    let help = Command::new(env!("CARGO_BIN_EXE_tenk-tui"))
+        .arg("--help")
+        .output()
+        .expect("run tenk-tui");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--max-backoff"));
+}
+
+#[test]
+fn p_polls_at_once_instead_of_waiting_out_a_long_backoff() {
+    // Arrange: a backoff allowed to grow to 30 s.
+    let mut server = TestServer::start();
+    let log = std::env::temp_dir().join(format!("{}.log", unique("tenk-tui-poll-")));
+    let script = format!(
+        "{} --target {} --interval 500ms --max-backoff 30s --log-file {}; echo EXITED:$?; sleep 60",
+        env!("CARGO_BIN_EXE_tenk-tui"),
+        server.url,
+        log.display()
+    );
+    let tmux = Tmux {
+        socket: unique("tenk-tui-poll-"),
+    };
+    let started = tmux
+        .command()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            "tui",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            &script,
+        ])
+        .env("TENK_OPS_TOKEN", &server.ops_token)
+        .env_remove("TENK_ADMIN_TOKEN")
+        .status()
+        .expect("tmux is needed for this test (apt-get install -y tmux)");
+    assert!(started.success());
+    tmux.wait_for("the instance UP", |s| s.contains("total 1/1 up"));
+    server.stop();
+    // 0.5 + 1 + 2 + 4 s of backoff: the next try is 8 s away.
+    tmux.wait_for("five failed polls", |s| s.contains("(5 tries)"));
+    server.restart();
+    let restarted = Instant::now();
+
+    // Act
+    tmux.keys(&["p"]);
+
+    // Assert: seen long before the backoff would have retried.
+    let back = tmux.wait_for("UP again", |s| {
+        s.contains("total 1/1 up") && !s.contains("DOWN")
+    });
+    assert!(
+        restarted.elapsed() < Duration::from_secs(3),
+        "p did not poll at once ({:?}):\n{back}",
+        restarted.elapsed()
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_text("EXITED:0");
     let _ = std::fs::remove_file(log);
 }

@@ -67,17 +67,49 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) fn start() -> Self {
-        let database = unique("tenk_tui_");
-        let redis_prefix = format!("{}:", unique("tenk-tui-test:"));
-        let ops_token = unique("ops-");
+        Self::start_with_ops_token(&unique("ops-"))
+    }
+
+    /// A server whose OPS_TOKEN is `ops_token` (several servers scraped by
+    /// one Prometheus job share one token).
+    pub(crate) fn start_with_ops_token(ops_token: &str) -> Self {
+        let mut server = Self {
+            child: None,
+            url: String::new(),
+            ops_token: ops_token.to_string(),
+            database: unique("tenk_tui_"),
+            redis_prefix: format!("{}:", unique("tenk-tui-test:")),
+            logs: Arc::new(Mutex::new(Vec::new())),
+        };
+        let addr = server.spawn("0");
+        server.url = format!("http://{addr}");
+        server
+    }
+
+    /// Starts the stopped server again, on the same port, database and
+    /// Redis prefix (a restart, as a supervisor would do it); returns once
+    /// it listens.
+    pub(crate) fn restart(&mut self) {
+        self.stop();
+        let port = self
+            .url
+            .rsplit_once(':')
+            .map(|(_, port)| port.to_string())
+            .expect("a port in the URL");
+        let addr = self.spawn(&port);
+        assert_eq!(format!("http://{addr}"), self.url, "the same address");
+    }
+
+    /// Spawns the server on `port` (0: any free one); its address.
+    fn spawn(&mut self, port: &str) -> String {
         let mut child = Command::new(server_bin())
             .current_dir(std::env::temp_dir())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .envs(Self::base_env(&database))
-            .env("PORT", "0")
-            .env("REDIS_KEY_PREFIX", &redis_prefix)
-            .env("OPS_TOKEN", &ops_token)
+            .envs(Self::base_env(&self.database))
+            .env("PORT", port)
+            .env("REDIS_KEY_PREFIX", &self.redis_prefix)
+            .env("OPS_TOKEN", &self.ops_token)
             .env("INSTANCE_ID", "tui-test")
             .env("DB_POOL_MAX", "5")
             .env("SHUTDOWN_TIMEOUT", "2")
@@ -91,8 +123,7 @@ impl TestServer {
             .expect("start tenk-server");
         let stdout = child.stdout.take().expect("server stdout");
         let (found, address) = mpsc::channel();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
+        let sink = self.logs.clone();
         // Reads the address, then keeps draining so the server never blocks on a full pipe.
         std::thread::spawn(move || {
             let mut sent = false;
@@ -112,19 +143,10 @@ impl TestServer {
                 }
             }
         });
-        let mut server = Self {
-            child: Some(child),
-            url: String::new(),
-            ops_token,
-            database,
-            redis_prefix,
-            logs,
-        };
-        let addr = address
+        self.child = Some(child);
+        address
             .recv_timeout(Duration::from_secs(60))
-            .expect("tenk-server printed its address (is PostgreSQL up on 127.0.0.1:5432?)");
-        server.url = format!("http://{addr}");
-        server
+            .expect("tenk-server printed its address (is PostgreSQL up on 127.0.0.1:5432?)")
     }
 
     fn base_env(database: &str) -> Vec<(&'static str, String)> {
