@@ -17,6 +17,7 @@ use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{PgPool, Postgres, SqlSafeStr};
 
 use crate::config::{DatabaseSettings, SslMode};
+use crate::dependencies::Breaker;
 
 /// Whether queries use named prepared statements. sqlx 0.9 never closes a
 /// named statement it does not cache, so with `DB_STATEMENT_CACHE=0` every
@@ -66,7 +67,14 @@ pub struct Database {
     primary: PgPool,
     replicas: Arc<[Replica]>,
     cursor: Arc<AtomicUsize>,
+    /// Whether the primary is known to answer (see `dependencies.rs`).
+    breaker: Arc<Breaker>,
 }
+
+/// The primary is known to be down: refused without trying it.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the database is unavailable")]
+pub struct DatabaseDown;
 
 struct Replica {
     pool: PgPool,
@@ -100,12 +108,31 @@ impl Database {
             primary,
             replicas: replicas.into(),
             cursor: Arc::default(),
+            breaker: Arc::default(),
         })
     }
 
-    /// The pool for writes (and reads that must see them).
-    pub fn writer(&self) -> &PgPool {
+    /// The pool for writes (and reads that must see them), unless the
+    /// primary is known to be down: then the request fails at once.
+    ///
+    /// # Errors
+    /// The primary's breaker is open.
+    pub fn writer(&self) -> Result<&PgPool, DatabaseDown> {
+        if self.breaker.is_up() {
+            Ok(&self.primary)
+        } else {
+            Err(DatabaseDown)
+        }
+    }
+
+    /// The primary pool whatever its state: health reports, metrics, tools.
+    pub fn primary(&self) -> &PgPool {
         &self.primary
+    }
+
+    /// The primary's breaker.
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
     }
 
     /// A pool for reads: the next healthy replica, else the primary.
@@ -141,6 +168,9 @@ impl Database {
                 }
                 outcome => return outcome,
             }
+        }
+        if !self.breaker.is_up() {
+            return Err(sqlx::Error::PoolClosed);
         }
         query(self.primary.clone()).await
     }

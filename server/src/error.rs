@@ -10,6 +10,11 @@ use contract::api::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
 
 use crate::http::request_id;
 
+/// Marks a response caused by a failed database connection, so the
+/// pipeline can have the database probed at once.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseFailed;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("authentication required")]
@@ -122,10 +127,16 @@ impl IntoResponse for ApiError {
             _ => Vec::new(),
         };
         let mut response = problem_response(status, self.code(), detail, errors);
-        if self.code() == "database_busy" {
-            response
-                .extensions_mut()
-                .insert(crate::metrics::PoolTimedOut);
+        match self.code() {
+            "database_busy" => {
+                response
+                    .extensions_mut()
+                    .insert(crate::metrics::PoolTimedOut);
+            }
+            "database_unavailable" => {
+                response.extensions_mut().insert(DatabaseFailed);
+            }
+            _ => {}
         }
         let headers = response.headers_mut();
         if let Some(retry_after) = self.retry_after() {
@@ -182,11 +193,7 @@ impl From<sqlx::Error> for ApiError {
             },
             sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %error, "database unavailable");
-                Self::Unavailable {
-                    code: "database_unavailable",
-                    detail: "the database is unavailable, try again shortly",
-                    retry_after: Duration::from_secs(5),
-                }
+                Self::database_unavailable()
             }
             // Every foreign key points at the acting account (a post's
             // author): a violation means the account was deleted while one
@@ -197,6 +204,12 @@ impl From<sqlx::Error> for ApiError {
             }
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
+    }
+}
+
+impl From<crate::db::DatabaseDown> for ApiError {
+    fn from(_: crate::db::DatabaseDown) -> Self {
+        Self::database_unavailable()
     }
 }
 
@@ -246,6 +259,15 @@ impl ApiError {
                 retry_after: *retry_after,
             },
             Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
+    /// PostgreSQL cannot be reached (or is known to be down).
+    pub fn database_unavailable() -> Self {
+        Self::Unavailable {
+            code: "database_unavailable",
+            detail: "the database is unavailable, try again shortly",
+            retry_after: Duration::from_secs(1),
         }
     }
 

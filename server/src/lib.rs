@@ -12,6 +12,8 @@ pub mod auth;
 pub mod config;
 /// PostgreSQL pools: primary for writes, replicas for reads.
 pub mod db;
+/// Known health of PostgreSQL and Redis: breakers and their probe.
+pub mod dependencies;
 /// Validated values (email, password, role).
 pub mod domain;
 /// The HTTP error type and its problem+json bodies.

@@ -17,6 +17,7 @@ use crate::auth::password::PasswordHasherPool;
 use crate::auth::sessions::SessionStore;
 use crate::config::Settings;
 use crate::db::Database;
+use crate::dependencies::{DatabaseProbe, probe_redis, spawn_monitor};
 use crate::http::admission::Admission;
 use crate::http::serve::{ConnectionLimits, OpenConnections, serve};
 use crate::mail::Mailer;
@@ -67,7 +68,16 @@ impl Application {
         let hasher = PasswordHasherPool::new(&settings.auth, settings.http.workers)
             .context("cannot prepare password hashing")?;
         let jwt = Arc::new(JwtKeys::new(&settings.auth).context("cannot use JWT_SECRET")?);
+        // Know the dependencies' state before the first request.
+        let mut database_probe =
+            DatabaseProbe::new(db.primary().connect_options().as_ref().clone());
+        tokio::join!(database_probe.probe(db.breaker()), probe_redis(&redis));
         let mut background: Vec<_> = db.spawn_replica_monitor().into_iter().collect();
+        background.extend(spawn_monitor(
+            db.breaker().clone(),
+            database_probe,
+            redis.clone(),
+        ));
         background.push(cache.spawn_listener(redis.clone()));
         background.extend(redis.spawn_watchers());
         let rate_limiter = Arc::new(RateLimiter::new(

@@ -62,7 +62,7 @@ impl FromRequestParts<AppState> for AdminUser {
         let row: Option<(String, String)> =
             crate::db::query_as("select role, status from users where user_id = $1")
                 .bind(user.user_id)
-                .fetch_optional(state.db.writer())
+                .fetch_optional(state.db.writer()?)
                 .await?;
         match row {
             Some((role, status)) if role == "admin" && status == "active" => Ok(Self(user)),

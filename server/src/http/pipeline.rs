@@ -19,7 +19,7 @@ use futures_util::FutureExt;
 use super::access_log::{self, UNMATCHED};
 use super::headers::{apply_security_headers, is_private};
 use super::request_id::{self, RequestContext, RequestId};
-use crate::error::{ApiError, problem_response};
+use crate::error::{ApiError, DatabaseFailed, problem_response};
 use crate::metrics::{PoolTimedOut, SHED_IN_FLIGHT};
 use crate::rate_limit::client_ip::client_of;
 use crate::rate_limit::layer as rate_limit;
@@ -63,6 +63,9 @@ pub async fn middleware(
     let status = response.status();
     let took = started.elapsed();
     state.metrics.observe_request(&method, route, status, took);
+    if response.extensions().get::<DatabaseFailed>().is_some() {
+        state.db.breaker().suspect();
+    }
     if response.extensions().get::<PoolTimedOut>().is_some() {
         state
             .metrics

@@ -22,6 +22,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::{RedisSettings, RedisTopology};
 use crate::db::CHECK_TIMEOUT;
+use crate::dependencies::Breaker;
 use crate::redis_keys::RedisKeys;
 
 /// How commands reach Redis.
@@ -39,6 +40,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct RedisClient {
     backend: Backend,
+    /// Whether Redis is known to answer; while not, commands fail at once.
+    breaker: Arc<Breaker>,
     command_duration: prometheus::Histogram,
     keys: RedisKeys,
     mode: &'static str,
@@ -111,6 +114,7 @@ impl RedisClient {
         };
         Ok(Self {
             backend,
+            breaker: Arc::default(),
             command_duration,
             keys: RedisKeys::new(settings.key_prefix.clone()),
             mode: settings.topology.name(),
@@ -125,8 +129,13 @@ impl RedisClient {
         }
     }
 
-    /// A handle on the shared connection that times every round trip.
+    /// A handle on the shared connection that times every round trip and,
+    /// while Redis is known down, fails at once without trying it.
     pub fn connection(&self) -> TimedConnection {
+        self.timed(Some(self.breaker.clone()))
+    }
+
+    fn timed(&self, breaker: Option<Arc<Breaker>>) -> TimedConnection {
         let inner = match &self.backend {
             Backend::Single { manager, .. } => Inner::Manager(manager.clone()),
             Backend::Sentinel(tracker) => Inner::Manager(tracker.manager()),
@@ -135,7 +144,13 @@ impl RedisClient {
         TimedConnection {
             inner,
             duration: self.command_duration.clone(),
+            breaker,
         }
+    }
+
+    /// Redis's breaker (kept by `dependencies.rs`).
+    pub fn breaker(&self) -> &Arc<Breaker> {
+        &self.breaker
     }
 
     /// A client for a dedicated pub/sub connection: the server, Sentinel's
@@ -166,8 +181,16 @@ impl RedisClient {
 
     /// `PING` under the health-check timeout.
     pub async fn ping(&self) -> RedisPing {
+        self.ping_on(self.connection()).await
+    }
+
+    /// `PING` past the breaker: how the probe finds Redis back.
+    pub async fn probe(&self) -> RedisPing {
+        self.ping_on(self.timed(None)).await
+    }
+
+    async fn ping_on(&self, mut connection: TimedConnection) -> RedisPing {
         let started = Instant::now();
-        let mut connection = self.connection();
         let outcome = tokio::time::timeout(
             CHECK_TIMEOUT,
             redis::cmd("PING").query_async::<String>(&mut connection),
@@ -199,17 +222,43 @@ enum Inner {
 pub struct TimedConnection {
     inner: Inner,
     duration: prometheus::Histogram,
+    /// `None` for the probe, which must reach Redis whatever its state.
+    breaker: Option<Arc<Breaker>>,
+}
+
+impl TimedConnection {
+    /// Refuses at once while Redis is known down.
+    fn admit(&self) -> redis::RedisResult<()> {
+        match &self.breaker {
+            Some(breaker) if !breaker.is_up() => Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "Redis is down (refused without trying)",
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// A failed connection has the probe check Redis now.
+    fn observe<T>(&self, started: Instant, outcome: &redis::RedisResult<T>) {
+        self.duration.observe(started.elapsed().as_secs_f64());
+        if let (Err(error), Some(breaker)) = (outcome, &self.breaker)
+            && (error.is_io_error() || error.is_timeout() || error.is_connection_dropped())
+        {
+            breaker.suspect();
+        }
+    }
 }
 
 impl ConnectionLike for TimedConnection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         Box::pin(async move {
+            self.admit()?;
             let started = Instant::now();
             let outcome = match &mut self.inner {
                 Inner::Manager(manager) => manager.req_packed_command(cmd).await,
                 Inner::Cluster(lazy) => lazy.connection().await?.req_packed_command(cmd).await,
             };
-            self.duration.observe(started.elapsed().as_secs_f64());
+            self.observe(started, &outcome);
             outcome
         })
     }
@@ -221,6 +270,7 @@ impl ConnectionLike for TimedConnection {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         Box::pin(async move {
+            self.admit()?;
             let started = Instant::now();
             let outcome = match &mut self.inner {
                 Inner::Manager(manager) => {
@@ -233,7 +283,7 @@ impl ConnectionLike for TimedConnection {
                         .await
                 }
             };
-            self.duration.observe(started.elapsed().as_secs_f64());
+            self.observe(started, &outcome);
             outcome
         })
     }

@@ -139,7 +139,7 @@ pub async fn admit_mail_request(
 async fn active_user(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
     let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
-        .fetch_optional(state.db.writer())
+        .fetch_optional(state.db.writer()?)
         .await?;
     Ok(user.filter(|user| user.status == "active"))
 }
@@ -205,13 +205,13 @@ async fn set_password(
     )
     .bind(user_id)
     .bind(hash)
-    .execute(state.db.writer())
+    .execute(state.db.writer()?)
     .await?
     .rows_affected();
     if updated == 0 {
         return Ok(None);
     }
-    find_user(state.db.writer(), user_id).await
+    find_user(state.db.writer()?, user_id).await
 }
 
 /// Confirms the address a verification token was mailed to.
@@ -239,7 +239,7 @@ pub async fn verify_email(
 pub async fn mark_verified(state: &AppState, user_id: Uuid) -> Result<bool, ApiError> {
     let updated = crate::db::query("update users set email_verified_at = coalesce(email_verified_at, now()) where user_id = $1")
         .bind(user_id)
-        .execute(state.db.writer())
+        .execute(state.db.writer()?)
         .await?
         .rows_affected();
     state

@@ -59,7 +59,7 @@ async fn audit(
 }
 
 async fn begin(state: &AppState) -> Result<Transaction<'static, Postgres>, ApiError> {
-    Ok(state.db.writer().begin().await?)
+    Ok(state.db.writer()?.begin().await?)
 }
 
 /// Whose sessions: `user_id` wins over `email`; with neither, or with an
@@ -91,7 +91,7 @@ pub async fn find_sessions(
             reject_nul("email", &email)?;
             crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
                 .bind(email.trim())
-                .fetch_optional(state.db.writer())
+                .fetch_optional(state.db.writer()?)
                 .await?
         }
         (None, None) => None,
@@ -384,7 +384,7 @@ pub async fn list_audit(
     )
     .bind(before)
     .bind(PAGE_SIZE + 1)
-    .fetch_all(state.db.writer())
+    .fetch_all(state.db.writer()?)
     .await?;
     let next_cursor = (rows.len() > PAGE_SIZE as usize).then(|| {
         rows.truncate(PAGE_SIZE as usize);

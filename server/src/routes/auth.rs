@@ -108,7 +108,7 @@ pub async fn register(
     let name = parse_name(&request.name)?;
     let password = NewPassword::parse(request.password, "password")?;
     let hash = state.hasher.hash(password.into_inner()).await?;
-    let user = insert_user(state.db.writer(), &email, &name, &hash, Role::User).await?;
+    let user = insert_user(state.db.writer()?, &email, &name, &hash, Role::User).await?;
     tracing::info!(user_id = %user.user_id, email = %email.masked(), "account registered");
     // The account exists either way; a verification mail that cannot be
     // queued now can be asked for again at /api/auth/verify-email/resend.
@@ -149,7 +149,7 @@ pub async fn login(
     };
     let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
-        .fetch_optional(state.db.writer())
+        .fetch_optional(state.db.writer()?)
         .await?;
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let password = request.password;
@@ -180,7 +180,7 @@ pub async fn login(
         .bind(user.user_id)
         .bind(&current_hash)
         .bind(&upgraded)
-        .execute(state.db.writer())
+        .execute(state.db.writer()?)
         .await?
         .rows_affected();
         if replaced == 1 {
@@ -201,7 +201,7 @@ pub async fn login(
     )
     .bind(user.user_id)
     .bind(&current_hash)
-    .fetch_optional(state.db.writer())
+    .fetch_optional(state.db.writer()?)
     .await?;
     if still_valid != Some(true) {
         state

@@ -18,7 +18,6 @@ use crate::db::Ping;
 use crate::http::json::AppJson;
 use crate::http::ops_auth;
 use crate::process;
-use crate::redis_client::RedisPing;
 use crate::state::AppState;
 
 /// Reported by `/api/health/database` when a replica is down but the primary serves.
@@ -77,7 +76,10 @@ fn liveness_of(state: &AppState) -> Liveness {
     }
 }
 
-/// Readiness: 503 while draining or while PostgreSQL or Redis is down.
+/// Readiness: 503 while draining or while PostgreSQL or Redis is known
+/// down. It reads the dependency breakers (probed every second, every
+/// 250 ms while down): no round trip of its own, so it answers at once and
+/// never queues behind load; an instance that sheds load stays ready.
 #[utoipa::path(get, path = "/api/health/ready", tag = "health",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readiness(State(state): State<AppState>) -> Response {
@@ -87,32 +89,25 @@ pub async fn readiness(State(state): State<AppState>) -> Response {
 }
 
 async fn readiness_of(state: &AppState) -> Readiness {
-    let (db, redis) = tokio::join!(state.db.ping_primary(), state.redis.ping());
-    let checks = vec![db_check("database", &db), redis_check(&redis)];
+    let probes = [
+        ("database", state.db.breaker().last_probe()),
+        ("redis", state.redis.breaker().last_probe()),
+    ];
+    let checks: Vec<Check> = probes
+        .into_iter()
+        .map(|(name, probe)| Check {
+            name: name.into(),
+            up: probe.up,
+            latency_ms: millis(probe.latency),
+            error: probe.error,
+        })
+        .collect();
     let draining = state.lifecycle.is_draining();
     let healthy = !draining && checks.iter().all(|check| check.up);
     Readiness {
         status: status_word(healthy),
         draining,
         checks,
-    }
-}
-
-fn db_check(name: &str, ping: &Ping) -> Check {
-    Check {
-        name: name.into(),
-        up: ping.up,
-        latency_ms: millis(ping.latency),
-        error: ping.error.clone(),
-    }
-}
-
-fn redis_check(ping: &RedisPing) -> Check {
-    Check {
-        name: "redis".into(),
-        up: ping.up,
-        latency_ms: millis(ping.latency),
-        error: ping.error.clone(),
     }
 }
 
@@ -127,7 +122,7 @@ pub async fn database(State(state): State<AppState>) -> Response {
 
 async fn database_of(state: &AppState) -> DatabaseHealth {
     let (primary, replicas) = tokio::join!(state.db.ping_primary(), state.db.check_replicas());
-    let primary = pool_health("primary", state.db.writer(), &primary);
+    let primary = pool_health("primary", state.db.primary(), &primary);
     let replicas: Vec<PoolHealth> = state
         .db
         .replica_pools()

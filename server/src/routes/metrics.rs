@@ -19,10 +19,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 401, body = contract::api::Problem)))]
 pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
     let metrics = &state.metrics;
-    let (db, redis) = tokio::join!(state.db.ping_primary(), state.redis.ping());
-    metrics.db_up.set(i64::from(db.up));
-    metrics.redis_up.set(i64::from(redis.up));
-    let pools = std::iter::once(("primary", state.db.writer()))
+    // The dependencies' state as last probed (at most a second old).
+    metrics.db_up.set(i64::from(state.db.breaker().is_up()));
+    metrics
+        .redis_up
+        .set(i64::from(state.redis.breaker().is_up()));
+    let pools = std::iter::once(("primary", state.db.primary()))
         .chain(state.db.replica_pools().map(|pool| ("replica", pool)));
     let mut totals: Vec<(&str, i64, i64, i64)> = Vec::new();
     for (name, pool) in pools {
@@ -49,7 +51,7 @@ pub async fn scrape(State(state): State<AppState>) -> impl IntoResponse {
             .set(in_use);
         metrics.db_pool_max.with_label_values(&[pool]).set(max);
     }
-    if redis.up
+    if state.redis.breaker().is_up()
         && metrics.sessions_active_due()
         && let Ok(count) = state.sessions.count_active().await
     {

@@ -67,7 +67,7 @@ pub async fn request_otp(
     let account: Option<(String,)> =
         crate::db::query_as("select status from users where lower(email) = lower($1)")
             .bind(email.as_str())
-            .fetch_optional(state.db.writer())
+            .fetch_optional(state.db.writer()?)
             .await?;
     let code = state.otp.generate();
     state.otp.store(&state.redis, email.as_str(), &code).await?;
@@ -121,7 +121,7 @@ pub async fn verify_otp(
                 .next()
                 .unwrap_or("user")
                 .to_string();
-            match insert_user(state.db.writer(), &email, &name, NO_PASSWORD, Role::User).await {
+            match insert_user(state.db.writer()?, &email, &name, NO_PASSWORD, Role::User).await {
                 Ok(user) => user,
                 // Created meanwhile (a racing verify or a registration): use it.
                 Err(ApiError::Conflict { .. }) => find_active(&state, &email)
@@ -146,7 +146,7 @@ pub async fn verify_otp(
         "update users set last_login_at = now() where user_id = $1 and status = 'active'",
     )
     .bind(user.user_id)
-    .execute(state.db.writer())
+    .execute(state.db.writer()?)
     .await?
     .rows_affected();
     if still_active == 0 {
@@ -169,7 +169,7 @@ pub async fn verify_otp(
 async fn find_active(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
     let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
-        .fetch_optional(state.db.writer())
+        .fetch_optional(state.db.writer()?)
         .await?;
     Ok(user.filter(|user| user.status == "active"))
 }

@@ -195,7 +195,7 @@ pub async fn create_post(
     .bind(user.user_id)
     .bind(request.title.trim())
     .bind(&request.body)
-    .fetch_one(state.db.writer())
+    .fetch_one(state.db.writer()?)
     .await?;
     state
         .cache
@@ -253,7 +253,7 @@ pub async fn update_post(
     .bind(user.user_id)
     .bind(changes.title.as_deref().map(str::trim))
     .bind(changes.body)
-    .fetch_optional(state.db.writer())
+    .fetch_optional(state.db.writer()?)
     .await?
     .ok_or(ApiError::NotFound)?;
     state
@@ -275,7 +275,7 @@ pub async fn delete_post(
     let deleted = crate::db::query("delete from posts where post_id = $1 and author_id = $2")
         .bind(parse_id(&id)?)
         .bind(user.user_id)
-        .execute(state.db.writer())
+        .execute(state.db.writer()?)
         .await?
         .rows_affected();
     if deleted == 0 {

@@ -115,7 +115,7 @@ pub async fn find_user(db: &PgPool, user_id: Uuid) -> Result<Option<UserRow>, Ap
     responses((status = 200, body = UserProfile), (status = 401, body = contract::api::Problem)))]
 pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<JsonBytes, ApiError> {
     let load = async {
-        let row = find_user(state.db.writer(), user.user_id)
+        let row = find_user(state.db.writer()?, user.user_id)
             .await?
             .ok_or(ApiError::Unauthorized)?;
         JsonBytes::encode(&row.profile())
@@ -145,7 +145,7 @@ pub async fn update_me(
     )))
     .bind(user.user_id)
     .bind(name)
-    .fetch_optional(state.db.writer())
+    .fetch_optional(state.db.writer()?)
     .await?
     .ok_or(ApiError::Unauthorized)?;
     state
@@ -177,7 +177,7 @@ pub async fn change_password(
     AppJson(request): AppJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
     check_bound(&request.current_password, "current_password")?;
-    let row = find_user(state.db.writer(), user.user_id)
+    let row = find_user(state.db.writer()?, user.user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let verification = state
@@ -192,7 +192,7 @@ pub async fn change_password(
     crate::db::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
         .bind(user.user_id)
         .bind(hash)
-        .execute(state.db.writer())
+        .execute(state.db.writer()?)
         .await?;
     let revoked = state
         .sessions
@@ -235,11 +235,11 @@ pub async fn delete_me(
     user: AuthUser,
     AppJson(proof): AppJson<Reauthentication>,
 ) -> Result<StatusCode, ApiError> {
-    let row = find_user(state.db.writer(), user.user_id)
+    let row = find_user(state.db.writer()?, user.user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     reauthenticate(&state, &row, proof).await?;
-    let tx = state.db.writer().begin().await?;
+    let tx = state.db.writer()?.begin().await?;
     crate::account_deletion::delete_account(
         &state,
         tx,

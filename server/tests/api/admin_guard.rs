@@ -107,7 +107,7 @@ async fn create_admin_on_a_disabled_account_enables_it_again_and_is_audited() {
     assert_eq!(app.login(&locked_out.email, PASSWORD).await.status(), 401);
 
     let said = tenk_server::admin::create_admin(
-        app.state.db.writer(),
+        app.state.db.primary(),
         &app.state.settings.auth,
         &locked_out.email,
         "ignored",

@@ -280,7 +280,7 @@ impl TestApp {
     pub(crate) async fn new_admin(&self) -> LoggedIn {
         let email = unique_email("admin");
         let created = tenk_server::admin::create_admin(
-            self.state.db.writer(),
+            self.state.db.primary(),
             &self.state.settings.auth,
             &email,
             "Admin",

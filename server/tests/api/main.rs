@@ -13,6 +13,7 @@ mod admission;
 mod auth;
 mod config;
 mod deletion;
+mod dependencies;
 mod error_tracking;
 mod findings;
 mod health;

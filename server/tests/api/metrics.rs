@@ -145,7 +145,7 @@ async fn pool_gauges_reflect_a_held_connection() {
     let in_use = r#"tenk_db_pool_connections{pool="primary",state="in_use"}"#;
     let baseline = value(&scrape(&app).await, in_use);
 
-    let held = app.state.db.writer().acquire().await.unwrap();
+    let held = app.state.db.primary().acquire().await.unwrap();
     let text = scrape(&app).await;
     drop(held);
 
