@@ -29,7 +29,12 @@ pub struct OverloadResult {
     pub scheduled: u64,
     /// 2xx replies.
     pub admitted: u64,
-    /// `admitted / duration_s`: the served rate over the offered window.
+    /// From the first arrival to the last reply (or the end of the drain):
+    /// longer than `duration_s` when replies lag.
+    pub elapsed_s: f64,
+    /// `admitted / elapsed_s`: the rate at which the server actually served.
+    /// (Over the offered window instead, a server that queues everything and
+    /// answers seconds late would look as if it served it all on time.)
     pub goodput_rate: f64,
     /// `admitted / scheduled`.
     pub goodput_share: f64,
@@ -97,13 +102,14 @@ impl OverloadResult {
         let dropped = count(Status::Dropped);
         let failures =
             timeouts + counts.abandoned + transport_errors + dropped + other.values().sum::<u64>();
-        let seconds = length.as_secs_f64().max(1e-9);
+        let elapsed = counts.elapsed.as_secs_f64().max(1e-9);
         Self {
             offered_rate: round(offered_rate, 2),
             duration_s: round(length.as_secs_f64(), 3),
             scheduled: counts.scheduled,
             admitted,
-            goodput_rate: round(admitted as f64 / seconds, 1),
+            elapsed_s: round(elapsed, 3),
+            goodput_rate: round(admitted as f64 / elapsed, 1),
             goodput_share: round(admitted as f64 / counts.scheduled.max(1) as f64, 4),
             admitted_latency: Percentiles::of(&classes.admitted),
             shed,
@@ -155,19 +161,20 @@ mod tests {
             sent: 995,
             dropped: 5,
             abandoned: 10,
-            elapsed: Duration::from_secs(21),
+            elapsed: Duration::from_secs(12),
         };
         OverloadResult::new(100.0, Duration::from_secs(10), counts, &recorder)
     }
 
     #[test]
-    fn goodput_is_the_served_rate_over_the_offered_window() {
+    fn goodput_is_the_served_rate_until_the_last_reply() {
         let result = overloaded();
         assert_eq!(result.offered_rate, 100.0);
         assert_eq!(result.scheduled, 1_000);
         assert_eq!(result.admitted, 600);
-        // Over the 10 s offered, not the 21 s until the last straggler.
-        assert_eq!(result.goodput_rate, 60.0);
+        // Over the 12 s until the last reply, not the 10 s offered.
+        assert_eq!(result.elapsed_s, 12.0);
+        assert_eq!(result.goodput_rate, 50.0);
         assert_eq!(result.goodput_share, 0.6);
     }
 
@@ -215,6 +222,7 @@ mod tests {
         let counts = Counts {
             scheduled: 50,
             sent: 50,
+            elapsed: Duration::from_secs(1),
             ..Counts::default()
         };
         let result = OverloadResult::new(50.0, Duration::from_secs(1), counts, &recorder);

@@ -104,8 +104,9 @@ fn overload_lines(out: &mut String, overload: &OverloadResult) {
     );
     let _ = writeln!(
         out,
-        "  goodput   {:.1} req/s ({:.1} % of offered), {} admitted: p50 {}  p99 {}",
+        "  goodput   {:.1} req/s over {:.1} s ({:.1} % of requests admitted), {} admitted: p50 {}  p99 {}",
         overload.goodput_rate,
+        overload.elapsed_s,
         overload.goodput_share * 100.0,
         overload.admitted,
         ms(overload.admitted_latency.p50_ms),
