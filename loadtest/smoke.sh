@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What CI runs for loadtest/: format, lints, unit tests, and the smoke test
-# (tests/smoke.rs: a few seconds of seed-mix and a two-step capacity search
-# with 50 users against a real tenk-server; zero errors and a complete
-# report, no timing). Needs PostgreSQL and Redis on 127.0.0.1, as the
+# (tests/smoke.rs: a few seconds of seed-mix, a two-step capacity search
+# after a short warm-up and a brief overload run, with 50 users against a
+# real tenk-server; zero errors and a complete report, no timing). Needs PostgreSQL and Redis on 127.0.0.1, as the
 # workspace tests do.
 #
 #   bash loadtest/smoke.sh

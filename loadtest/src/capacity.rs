@@ -3,21 +3,22 @@
 //! error share passes `--max-error-rate`. Arrivals are due by the clock, so
 //! once the server (or the generator) falls behind, the wait shows up in
 //! the latency and the step fails instead of quietly running slower.
+//!
+//! Before the first step, `--warmup` runs the mix at the first step's rate,
+//! reported apart and never judged, so that cold caches (and, for the peer,
+//! a cold JIT) do not decide the first step.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::behaviour::{ApiWorkload, Picker, PostCatalog};
 use crate::cli::CapacityArgs;
-use crate::dispatch::{self, Limits};
+use crate::dispatch::Limits;
 use crate::error::Error;
 use crate::harness::Harness;
 use crate::mix::Mix;
-use crate::progress::RunBar;
 use crate::report::{CapacityResult, Header, MixReport, Report, RunResult, Step};
-use crate::schedule::{Schedule, Shape};
 use crate::seed_mix::CATALOG_SIZE;
-use crate::stats::Recorder;
 
 /// Settling time between steps, so one step's stragglers do not load the next.
 const PAUSE: Duration = Duration::from_millis(500);
@@ -35,6 +36,30 @@ pub fn rates(start: f64, factor: f64, max: f64, steps: usize) -> Vec<f64> {
         rate = (rate * factor).min(max);
     }
     rates
+}
+
+/// What a search will run: an optional warm-up (rate, length), then the steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub warmup: Option<(f64, Duration)>,
+    pub rates: Vec<f64>,
+}
+
+impl Plan {
+    /// The plan the arguments ask for; the warm-up runs at the first step's rate.
+    pub fn of(args: &CapacityArgs) -> Self {
+        let rates = rates(
+            args.start_rate,
+            args.factor,
+            args.max_rate,
+            usize::try_from(args.max_steps).unwrap_or(12),
+        );
+        let warmup = rates
+            .first()
+            .filter(|_| !args.warmup.is_zero())
+            .map(|rate| (*rate, args.warmup));
+        Self { warmup, rates }
+    }
 }
 
 /// Whether a step held: `None` if so, else why not.
@@ -76,36 +101,40 @@ pub async fn run(args: &CapacityArgs, header: Header) -> Result<Report, Error> {
         max_in_flight: usize::try_from(common.max_in_flight).unwrap_or(usize::MAX),
         drain: common.timeout + Duration::from_secs(1),
     };
-    let plan = rates(
-        args.start_rate,
-        args.factor,
-        args.max_rate,
-        usize::try_from(args.max_steps).unwrap_or(12),
-    );
+    let plan = Plan::of(args);
 
+    let warmup = match plan.warmup {
+        Some((rate, length)) if !harness.stopped() => {
+            let seed = common.seed.wrapping_sub(1);
+            let warmup = harness
+                .warm_up(workload.clone(), rate, length, limits, seed)
+                .await?;
+            tokio::time::sleep(PAUSE).await;
+            Some(warmup)
+        }
+        _ => None,
+    };
     let first = harness.scrape().await;
     let started = Instant::now();
     let mut steps: Vec<Step> = Vec::new();
-    for (index, rate) in plan.into_iter().enumerate() {
+    for (index, rate) in plan.rates.into_iter().enumerate() {
         if harness.stopped() {
             break;
         }
-        let recorder = Arc::new(Recorder::new()?);
-        let arrivals = Schedule::new(Shape::Constant, rate, args.step_duration, 0);
         let label = format!("{rate:.0}/s");
         let before = harness.scrape().await;
         let step_started = Instant::now();
-        let bar = RunBar::start(&label, args.step_duration, recorder.clone(), harness.quiet);
-        let counts = dispatch::run(
-            workload.clone(),
-            arrivals,
-            limits,
-            common.seed.wrapping_add(index as u64),
-            recorder.clone(),
-            harness.stop.clone(),
-        )
-        .await;
-        bar.finish();
+        let seed = common.seed.wrapping_add(index as u64);
+        let (counts, recorder) = harness
+            .constant(
+                workload.clone(),
+                rate,
+                args.step_duration,
+                limits,
+                seed,
+                &label,
+            )
+            .await?;
         let after = harness.scrape().await;
         let result = RunResult::new(rate, args.step_duration, counts, &recorder);
         let reason = verdict(&result, args.max_p95_ms, args.max_error_rate);
@@ -128,6 +157,7 @@ pub async fn run(args: &CapacityArgs, header: Header) -> Result<Report, Error> {
     let capacity = CapacityResult {
         max_p95_ms: args.max_p95_ms,
         max_error_rate: args.max_error_rate,
+        warmup,
         highest_held_rate: best.map(|step| step.rate),
         highest_held_achieved_rate: best.map(|step| step.result.achieved_rate),
         steps,
@@ -139,6 +169,7 @@ pub async fn run(args: &CapacityArgs, header: Header) -> Result<Report, Error> {
         seeding: seeded.report,
         run: None,
         capacity: Some(capacity),
+        overload: None,
         server,
     })
 }
@@ -158,6 +189,45 @@ mod tests {
         );
         assert_eq!(rates(1000.0, 1.5, 1e6, 3), vec![1000.0, 1500.0, 2250.0]);
         assert_eq!(rates(9000.0, 2.0, 5000.0, 10), vec![5000.0]);
+    }
+
+    fn args(extra: &[&str]) -> CapacityArgs {
+        use clap::Parser;
+        let cli = crate::cli::Cli::try_parse_from(
+            ["tenk-loadtest", "capacity"]
+                .into_iter()
+                .chain(extra.iter().copied()),
+        )
+        .unwrap();
+        match cli.command {
+            crate::cli::Command::Capacity(args) => args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_warmup_runs_at_the_first_steps_rate_before_the_steps() {
+        let plan = Plan::of(&args(&["--start-rate", "2000", "--max-steps", "3"]));
+        assert_eq!(plan.warmup, Some((2000.0, Duration::from_secs(10))));
+        assert_eq!(plan.rates, vec![2000.0, 3000.0, 4500.0]);
+        // Capped like the first step when the start is above the cap.
+        let plan = Plan::of(&args(&[
+            "--start-rate",
+            "9000",
+            "--max-rate",
+            "5000",
+            "--warmup",
+            "3s",
+        ]));
+        assert_eq!(plan.warmup, Some((5000.0, Duration::from_secs(3))));
+        assert_eq!(plan.rates, vec![5000.0]);
+    }
+
+    #[test]
+    fn a_zero_warmup_means_none_and_leaves_the_steps_alone() {
+        let plan = Plan::of(&args(&["--warmup", "0", "--max-steps", "2"]));
+        assert_eq!(plan.warmup, None);
+        assert_eq!(plan.rates, vec![1000.0, 1500.0]);
     }
 
     fn result(p95_ms: f64, error_rate: f64) -> RunResult {

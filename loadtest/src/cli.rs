@@ -1,4 +1,5 @@
-//! The command line: `seed-mix` and `capacity`, with the options they share.
+//! The command line: `seed-mix`, `capacity` and `overload`, with the options
+//! they share.
 //! Every target must be a loopback address: this tool only ever loads a
 //! server on the same machine. The ops token for `/metrics` comes from the
 //! environment (`TENK_OPS_TOKEN`), never from an argument.
@@ -15,7 +16,7 @@ use crate::mix::MixName;
 #[command(
     name = "tenk-loadtest",
     version,
-    about = "Open-loop load tests of tenk: the seed's 10K-user mix and a capacity search"
+    about = "Open-loop load tests of tenk: the seed's 10K-user mix, a capacity search and an overload run"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,6 +31,10 @@ pub enum Command {
     /// Constant-rate steps, rising until p95 or the error rate passes its
     /// limit; reports the highest rate that held.
     Capacity(CapacityArgs),
+    /// One constant rate (typically past capacity) for a fixed time, then
+    /// no load while the server's memory is watched: goodput, admitted and
+    /// shed latency, timeouts, RSS before / peak / after.
+    Overload(OverloadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,12 +75,48 @@ pub struct CapacityArgs {
     /// Length of each step.
     #[arg(long, default_value = "10s", value_parser = duration)]
     pub step_duration: Duration,
+    /// Before the first step, the mix at the first step's rate for this
+    /// long, not judged as a step (`0` for none): cold caches and a cold JIT
+    /// must not decide the first step.
+    #[arg(long, default_value = "10s", value_parser = duration_or_zero)]
+    pub warmup: Duration,
     /// A step holds while its p95 stays at or under this (milliseconds).
     #[arg(long, default_value_t = 100.0, value_parser = positive_factor)]
     pub max_p95_ms: f64,
     /// ... and its share of failed requests at or under this (0.01 is 1 %).
     #[arg(long, default_value_t = 0.01, value_parser = fraction)]
     pub max_error_rate: f64,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct OverloadArgs {
+    /// Seeded users the requests are spread over (uniformly).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    pub users: u32,
+    #[arg(long, value_enum, default_value_t = MixName::Hot)]
+    pub mix: MixName,
+    /// The offered rate, requests per second (say, twice the rate `capacity` held).
+    #[arg(long, value_parser = positive_rate)]
+    pub rate: f64,
+    /// How long the rate is offered.
+    #[arg(long, default_value = "30s", value_parser = duration)]
+    pub duration: Duration,
+    /// After the load, how long the server's memory is still watched (`0` for
+    /// not at all).
+    #[arg(long, default_value = "30s", value_parser = duration_or_zero)]
+    pub after: Duration,
+    /// Before the load, the mix at `--warmup-rate` for this long, not
+    /// reported with the run (`0` for none); "RSS before" is read after it.
+    #[arg(long, default_value = "0", value_parser = duration_or_zero)]
+    pub warmup: Duration,
+    /// The warm-up's rate (default: half of `--rate`).
+    #[arg(long, value_parser = positive_rate)]
+    pub warmup_rate: Option<f64>,
+    /// How often the server's `/metrics` is scraped for its RSS.
+    #[arg(long, default_value = "500ms", value_parser = duration)]
+    pub sample_every: Duration,
     #[command(flatten)]
     pub common: Common,
 }
@@ -150,6 +191,18 @@ pub fn duration(raw: &str) -> Result<Duration, String> {
         return Err(format!("{raw}: must be more than 0 and at most 1h"));
     }
     Ok(Duration::from_secs_f64(seconds))
+}
+
+/// As [`duration`], and also `0` (bare or with a unit) for none.
+pub fn duration_or_zero(raw: &str) -> Result<Duration, String> {
+    let trimmed = raw.trim();
+    let number = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &trimmed[number.len()..];
+    let zero = number.parse::<f64>().is_ok_and(|value| value == 0.0);
+    if zero && ["", "s", "ms", "m", "h"].contains(&unit) {
+        return Ok(Duration::ZERO);
+    }
+    duration(raw)
 }
 
 fn bounded(raw: &str, low: f64, high: f64, what: &str) -> Result<f64, String> {
@@ -235,6 +288,79 @@ mod tests {
         assert!(duration("2h").is_err());
         assert!(duration("ten").is_err());
         assert!(duration("5d").is_err());
+    }
+
+    #[test]
+    fn zero_durations_mean_none_where_allowed() {
+        for zero in ["0", "0s", "0ms", "0.0"] {
+            assert_eq!(duration_or_zero(zero), Ok(Duration::ZERO), "{zero}");
+        }
+        assert_eq!(duration_or_zero("10s"), Ok(Duration::from_secs(10)));
+        assert!(duration_or_zero("0d").is_err());
+        assert!(duration_or_zero("-1s").is_err());
+        assert!(duration_or_zero("2h").is_err());
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("tenk-loadtest").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn capacity_warms_up_for_ten_seconds_unless_told_otherwise() {
+        let warmup = |args: &[&str]| match parse(args).map(|cli| cli.command) {
+            Ok(Command::Capacity(args)) => Ok(args.warmup),
+            Ok(other) => panic!("{other:?}"),
+            Err(error) => Err(error.kind()),
+        };
+        assert_eq!(warmup(&["capacity"]), Ok(Duration::from_secs(10)));
+        assert_eq!(warmup(&["capacity", "--warmup", "0"]), Ok(Duration::ZERO));
+        assert_eq!(
+            warmup(&["capacity", "--warmup", "2500ms"]),
+            Ok(Duration::from_millis(2500))
+        );
+        assert_eq!(
+            warmup(&["capacity", "--warmup", "soon"]),
+            Err(clap::error::ErrorKind::ValueValidation)
+        );
+    }
+
+    #[test]
+    fn overload_needs_a_rate_and_defaults_to_thirty_plus_thirty_seconds() {
+        assert_eq!(
+            parse(&["overload"]).map(|_| ()).map_err(|e| e.kind()),
+            Err(clap::error::ErrorKind::MissingRequiredArgument)
+        );
+        let Ok(Command::Overload(args)) = parse(&["overload", "--rate", "9000"]).map(|c| c.command)
+        else {
+            panic!("overload --rate 9000 did not parse");
+        };
+        assert_eq!(args.rate, 9000.0);
+        assert_eq!(args.duration, Duration::from_secs(30));
+        assert_eq!(args.after, Duration::from_secs(30));
+        assert_eq!(args.warmup, Duration::ZERO);
+        assert_eq!(args.warmup_rate, None);
+        assert_eq!(args.sample_every, Duration::from_millis(500));
+        assert_eq!(args.mix, MixName::Hot);
+        let Ok(Command::Overload(args)) = parse(&[
+            "overload",
+            "--rate",
+            "100",
+            "--after",
+            "0",
+            "--warmup",
+            "5s",
+            "--warmup-rate",
+            "40",
+        ])
+        .map(|c| c.command) else {
+            panic!("overload with every option did not parse");
+        };
+        assert_eq!(
+            (args.after, args.warmup),
+            (Duration::ZERO, Duration::from_secs(5))
+        );
+        assert_eq!(args.warmup_rate, Some(40.0));
+        assert!(parse(&["overload", "--rate", "0"]).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! What both commands share: the HTTP clients (load target and auth
-//! target), the metrics probe, seeding with its progress bar, and the stop
-//! flag that Ctrl-C sets.
+//! What the commands share: the HTTP clients (load target and auth
+//! target), the metrics probe, seeding with its progress bar, one
+//! constant-rate open-loop run with its progress bar (a capacity step, a
+//! warm-up, an overload run), and the stop flag that Ctrl-C sets.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,11 +9,15 @@ use std::time::Duration;
 
 use crate::api::Api;
 use crate::cli::Common;
+use crate::dispatch::{self, Counts, Limits, Workload};
 use crate::error::Error;
 use crate::probe::{Probe, ServerReport};
-use crate::progress;
+use crate::progress::{self, RunBar};
 use crate::prom::Snapshot;
+use crate::report::{RunResult, Warmup};
+use crate::schedule::{Schedule, Shape};
 use crate::seeding::{self, SeedPlan, Seeded};
+use crate::stats::Recorder;
 
 /// The environment variable holding the bearer token for `/metrics`.
 pub const OPS_TOKEN_VAR: &str = "TENK_OPS_TOKEN";
@@ -99,6 +104,57 @@ impl Harness {
         Some(match (before?, after?) {
             (Ok(before), Ok(after)) => ServerReport::between(urls, &before, &after, wall),
             (Err(error), _) | (_, Err(error)) => ServerReport::failed(urls, error),
+        })
+    }
+
+    /// One open-loop run at a constant `rate` for `length`, shown as a bar
+    /// named `label`; returns what happened and the recorder holding it.
+    ///
+    /// # Errors
+    /// A histogram could not be made.
+    pub async fn constant<W: Workload>(
+        &self,
+        workload: Arc<W>,
+        rate: f64,
+        length: Duration,
+        limits: Limits,
+        seed: u64,
+        label: &str,
+    ) -> Result<(Counts, Arc<Recorder>), Error> {
+        let recorder = Arc::new(Recorder::new()?);
+        let arrivals = Schedule::new(Shape::Constant, rate, length, 0);
+        let bar = RunBar::start(label, length, recorder.clone(), self.quiet);
+        let counts = dispatch::run(
+            workload,
+            arrivals,
+            limits,
+            seed,
+            recorder.clone(),
+            self.stop.clone(),
+        )
+        .await;
+        bar.finish();
+        Ok((counts, recorder))
+    }
+
+    /// A warm-up: `rate` for `length`, reported on its own, never judged.
+    ///
+    /// # Errors
+    /// A histogram could not be made.
+    pub async fn warm_up<W: Workload>(
+        &self,
+        workload: Arc<W>,
+        rate: f64,
+        length: Duration,
+        limits: Limits,
+        seed: u64,
+    ) -> Result<Warmup, Error> {
+        let (counts, recorder) = self
+            .constant(workload, rate, length, limits, seed, "warm-up")
+            .await?;
+        Ok(Warmup {
+            rate,
+            result: RunResult::new(rate, length, counts, &recorder),
         })
     }
 

@@ -1,7 +1,8 @@
 //! tenk-loadtest: an open-loop load generator for tenk. The seed's 10,000
-//! users in their three classes (`seed-mix`) and a constant-rate capacity
-//! search (`capacity`), latencies in HDR histograms measured from when each
-//! request was due, and the server's own metrics before and after.
+//! users in their three classes (`seed-mix`), a constant-rate capacity
+//! search (`capacity`) and a run past capacity (`overload`), latencies in
+//! HDR histograms measured from when each request was due, and the server's
+//! own metrics before and after.
 
 /// The tenk API, one method per route.
 pub mod api;
@@ -17,10 +18,16 @@ pub mod cli;
 pub mod dispatch;
 /// The error type.
 pub mod error;
-/// What both commands share: clients, probe, seeding, stop flag.
+/// What the commands share: clients, probe, seeding, constant-rate runs, stop flag.
 pub mod harness;
+/// The server's RSS sampled over a run.
+pub mod memory;
 /// Actions and the named mixes.
 pub mod mix;
+/// The `overload` command.
+pub mod overload;
+/// The figures of an overload run.
+pub mod overload_report;
 /// Scraping the server's metrics and the report of its side.
 pub mod probe;
 /// Progress bars.

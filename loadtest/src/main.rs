@@ -9,12 +9,13 @@ use clap::Parser;
 use tenk_loadtest::cli::{Cli, Command, Common};
 use tenk_loadtest::error::Error;
 use tenk_loadtest::report::{Header, Machine, Report};
-use tenk_loadtest::{capacity, seed_mix, summary};
+use tenk_loadtest::{capacity, overload, seed_mix, summary};
 
 fn common(command: &Command) -> &Common {
     match command {
         Command::SeedMix(args) => &args.common,
         Command::Capacity(args) => &args.common,
+        Command::Overload(args) => &args.common,
     }
 }
 
@@ -26,6 +27,7 @@ fn header(command: &Command, threads: usize) -> Header {
         command: match command {
             Command::SeedMix(_) => "seed-mix",
             Command::Capacity(_) => "capacity",
+            Command::Overload(_) => "overload",
         },
         started_unix_s: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -50,6 +52,7 @@ async fn execute(command: &Command, header: Header) -> Result<Report, Error> {
     match command {
         Command::SeedMix(args) => seed_mix::run(args, header).await,
         Command::Capacity(args) => capacity::run(args, header).await,
+        Command::Overload(args) => overload::run(args, header).await,
     }
 }
 

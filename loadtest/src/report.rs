@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::classes::Population;
 use crate::dispatch::Counts;
 use crate::mix::{Mix, MixName};
+use crate::overload_report::OverloadResult;
 use crate::probe::ServerReport;
 use crate::seeding::SeedingReport;
 use crate::stats::{Percentiles, Recorder};
@@ -137,11 +138,21 @@ pub struct Step {
     pub server: Option<ServerReport>,
 }
 
+/// A warm-up run before the measured ones: reported, never judged, and not
+/// counted in `errors` or the server figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Warmup {
+    pub rate: f64,
+    pub result: RunResult,
+}
+
 /// The capacity search.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CapacityResult {
     pub max_p95_ms: f64,
     pub max_error_rate: f64,
+    /// The run at the first step's rate before the first step (`--warmup`).
+    pub warmup: Option<Warmup>,
     pub steps: Vec<Step>,
     /// The highest offered rate whose step held; `null` if even the first failed.
     pub highest_held_rate: Option<f64>,
@@ -184,14 +195,19 @@ pub struct Report {
     pub run: Option<RunResult>,
     /// capacity: every step.
     pub capacity: Option<CapacityResult>,
-    /// The server's metrics over the run (seed-mix) or the whole search
-    /// (capacity); its `*_before` values are taken right after seeding.
+    /// overload: the figures of the run and the server's memory.
+    pub overload: Option<OverloadResult>,
+    /// The server's metrics over the run (seed-mix, overload: the load
+    /// without `--after`) or the whole search (capacity); its `*_before`
+    /// values are taken right after seeding (after any warm-up).
     pub server: Option<ServerReport>,
 }
 
 impl Report {
-    /// Requests that failed, over the whole invocation.
+    /// Requests that failed, over the whole invocation (overload: neither
+    /// served nor refused; warm-ups never count).
     pub fn errors(&self) -> u64 {
+        let overload = self.overload.as_ref().map_or(0, |o| o.failures);
         let run = self.run.as_ref().map_or(0, |run| run.errors);
         let steps = self.capacity.as_ref().map_or(0, |capacity| {
             capacity
@@ -201,6 +217,6 @@ impl Report {
                 .map(|step| step.result.errors)
                 .sum()
         });
-        run + steps
+        run + steps + overload
     }
 }

@@ -70,6 +70,7 @@ pub async fn run(args: &SeedMixArgs, header: Header) -> Result<Report, Error> {
         seeding: seeded.report,
         run: Some(RunResult::new(rate, args.duration, counts, &recorder)),
         capacity: None,
+        overload: None,
         server,
     })
 }

@@ -52,6 +52,58 @@ impl Status {
     }
 }
 
+/// The class of an outcome, for latency kept per class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// A 2xx: the server admitted and served the request.
+    Admitted,
+    /// A 503: the server refused the request (shed it).
+    Shed,
+    /// Anything else that got an answer or failed in transport (a dropped
+    /// arrival has no latency and is not in any class).
+    Other,
+}
+
+impl Outcome {
+    pub fn of(status: Status) -> Self {
+        match status {
+            _ if status.is_success() => Self::Admitted,
+            Status::Http(503) => Self::Shed,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Due-time latency histograms, one per [`Outcome`].
+#[derive(Debug, Clone)]
+pub struct ByOutcome {
+    pub admitted: Histogram<u64>,
+    pub shed: Histogram<u64>,
+    pub other: Histogram<u64>,
+}
+
+impl ByOutcome {
+    fn new(empty: &Histogram<u64>) -> Self {
+        Self {
+            admitted: empty.clone(),
+            shed: empty.clone(),
+            other: empty.clone(),
+        }
+    }
+
+    fn record(&mut self, status: Status, latency: Duration) {
+        if status == Status::Dropped {
+            return;
+        }
+        let histogram = match Outcome::of(status) {
+            Outcome::Admitted => &mut self.admitted,
+            Outcome::Shed => &mut self.shed,
+            Outcome::Other => &mut self.other,
+        };
+        histogram.saturating_record(micros(latency));
+    }
+}
+
 /// A new, empty latency histogram.
 ///
 /// # Errors
@@ -135,11 +187,18 @@ impl Tally {
     }
 }
 
+/// What the recorder's lock guards.
+#[derive(Debug)]
+struct Recorded {
+    tallies: BTreeMap<Action, Tally>,
+    by_outcome: ByOutcome,
+}
+
 /// Everything recorded in a run, shared by the request tasks.
 #[derive(Debug)]
 pub struct Recorder {
     empty: Histogram<u64>,
-    tallies: Mutex<BTreeMap<Action, Tally>>,
+    recorded: Mutex<Recorded>,
     completed: AtomicU64,
     errors: AtomicU64,
 }
@@ -148,9 +207,13 @@ impl Recorder {
     /// # Errors
     /// Only if hdrhistogram refused the histogram bounds.
     pub fn new() -> Result<Self, CreationError> {
+        let empty = histogram()?;
         Ok(Self {
-            empty: histogram()?,
-            tallies: Mutex::new(BTreeMap::new()),
+            recorded: Mutex::new(Recorded {
+                tallies: BTreeMap::new(),
+                by_outcome: ByOutcome::new(&empty),
+            }),
+            empty,
             completed: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         })
@@ -170,14 +233,19 @@ impl Recorder {
         }
         // A poisoned lock only means another task panicked mid-record; the
         // counts are still usable.
-        let mut tallies = self
+        let mut recorded = self.lock();
+        recorded
             .tallies
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        tallies
             .entry(action)
             .or_insert_with(|| Tally::new(&self.empty))
             .record(status, latency, service);
+        recorded.by_outcome.record(status, latency);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Requests finished so far (for the progress bar).
@@ -192,10 +260,12 @@ impl Recorder {
 
     /// A copy of every tally, by action.
     pub fn snapshot(&self) -> BTreeMap<Action, Tally> {
-        self.tallies
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.lock().tallies.clone()
+    }
+
+    /// A copy of the due-time latency per outcome class, all actions together.
+    pub fn by_outcome(&self) -> ByOutcome {
+        self.lock().by_outcome.clone()
     }
 
     /// All actions' tallies merged into one.
@@ -282,6 +352,28 @@ mod tests {
         // The dropped request was never sent: no latency, no service time.
         assert_eq!(tally.latency.len(), 4);
         assert_eq!(tally.service.len(), 4);
+    }
+
+    #[test]
+    fn latency_is_kept_per_outcome_class_across_actions() {
+        let recorder = Recorder::new().unwrap();
+        recorder.record(Action::Profile, Status::Http(200), ms(10), Some(ms(9)));
+        recorder.record(Action::ListPosts, Status::Http(200), ms(30), Some(ms(2)));
+        recorder.record(Action::Profile, Status::Http(503), ms(1), Some(ms(1)));
+        recorder.record(Action::Profile, Status::Http(429), ms(2), Some(ms(2)));
+        recorder.record(Action::Profile, Status::Timeout, ms(5000), None);
+        recorder.record(Action::Profile, Status::Dropped, ms(0), None);
+        let classes = recorder.by_outcome();
+        assert_eq!(classes.admitted.len(), 2);
+        assert!((30_000..30_100).contains(&classes.admitted.max()));
+        assert_eq!(classes.shed.len(), 1);
+        assert_eq!(classes.other.len(), 2);
+        // The per-action view is unchanged by the classes.
+        assert_eq!(recorder.total().latency.len(), 5);
+        assert_eq!(Outcome::of(Status::Http(204)), Outcome::Admitted);
+        assert_eq!(Outcome::of(Status::Http(503)), Outcome::Shed);
+        assert_eq!(Outcome::of(Status::Http(500)), Outcome::Other);
+        assert_eq!(Outcome::of(Status::Connection), Outcome::Other);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 
 use std::fmt::Write;
 
+use crate::memory::MemoryReport;
+use crate::overload_report::OverloadResult;
 use crate::probe::ServerReport;
-use crate::report::{Report, RunResult};
+use crate::report::{Report, RunResult, Warmup};
 use crate::stats::Percentiles;
 
 fn ms(value: f64) -> String {
@@ -59,6 +61,86 @@ fn run_lines(out: &mut String, run: &RunResult) {
             ms(result.latency.p95_ms),
             ms(result.latency.p99_ms)
         );
+    }
+}
+
+fn warmup_line(out: &mut String, warmup: &Warmup) {
+    let result = &warmup.result;
+    let _ = writeln!(
+        out,
+        "  warm-up   {:.0} req/s for {:.1} s (not judged): achieved {:.1}, p95 {}, errors {:.3} %",
+        warmup.rate,
+        result.duration_s,
+        result.achieved_rate,
+        ms(result.latency.p95_ms),
+        result.error_rate * 100.0
+    );
+}
+
+fn memory_line(out: &mut String, memory: &MemoryReport) {
+    let mb = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.1} MB"));
+    let failed = match memory.failed_samples {
+        0 => String::new(),
+        n => format!(", {n} failed"),
+    };
+    let _ = writeln!(
+        out,
+        "  memory    RSS before {}, peak during the load {}, at the end {} ({} samples{failed})",
+        mb(memory.rss_mb_before),
+        mb(memory.rss_mb_peak),
+        mb(memory.rss_mb_end),
+        memory.samples.len(),
+    );
+}
+
+fn overload_lines(out: &mut String, overload: &OverloadResult) {
+    if let Some(warmup) = &overload.warmup {
+        warmup_line(out, warmup);
+    }
+    let _ = writeln!(
+        out,
+        "  offered   {:.1} req/s for {:.1} s ({} requests)",
+        overload.offered_rate, overload.duration_s, overload.scheduled
+    );
+    let _ = writeln!(
+        out,
+        "  goodput   {:.1} req/s over {:.1} s ({:.1} % of requests admitted), {} admitted: p50 {}  p99 {}",
+        overload.goodput_rate,
+        overload.elapsed_s,
+        overload.goodput_share * 100.0,
+        overload.admitted,
+        ms(overload.admitted_latency.p50_ms),
+        ms(overload.admitted_latency.p99_ms)
+    );
+    let _ = writeln!(
+        out,
+        "  shed      {} (503): p50 {}  p99 {};  rate-limited (429): {}",
+        overload.shed,
+        ms(overload.shed_latency.p50_ms),
+        ms(overload.shed_latency.p99_ms),
+        overload.rate_limited
+    );
+    let other: Vec<String> = overload
+        .other
+        .iter()
+        .map(|(status, n)| format!("{status}: {n}"))
+        .collect();
+    let _ = writeln!(
+        out,
+        "  failed    {}: timeouts {}, abandoned {}, transport {}, dropped {}{}",
+        overload.failures,
+        overload.timeouts,
+        overload.abandoned,
+        overload.transport_errors,
+        overload.dropped,
+        if other.is_empty() {
+            String::new()
+        } else {
+            format!(", other {}", other.join(", "))
+        }
+    );
+    if let Some(memory) = &overload.memory {
+        memory_line(out, memory);
     }
 }
 
@@ -123,6 +205,9 @@ pub fn render(report: &Report) -> String {
         run_lines(&mut out, run);
     }
     if let Some(capacity) = &report.capacity {
+        if let Some(warmup) = &capacity.warmup {
+            warmup_line(&mut out, warmup);
+        }
         for step in &capacity.steps {
             let verdict = match (&step.reason, step.held) {
                 (_, true) => "held".to_string(),
@@ -148,6 +233,9 @@ pub fn render(report: &Report) -> String {
             ),
             None => writeln!(out, "  capacity  no step held"),
         };
+    }
+    if let Some(overload) = &report.overload {
+        overload_lines(&mut out, overload);
     }
     if let Some(server) = &report.server {
         server_lines(&mut out, server);

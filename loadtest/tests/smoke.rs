@@ -1,6 +1,7 @@
 //! Smoke test: the real tenk-server (its own database and Redis prefix,
 //! cheap bcrypt, rate limits off) under a few seconds of `seed-mix` with 50
-//! users and a two-step `capacity` search. Asserts zero errors and a report
+//! users, a two-step `capacity` search after a short warm-up, and a short
+//! `overload` run with its quiet phase. Asserts zero errors and a report
 //! with every expected field; it asserts no timing.
 //!
 //! The server binary is `TENK_SERVER_BIN`, else `tenk-server` in
@@ -205,7 +206,7 @@ fn assert_server_section(server: &Value, users: f64) {
 }
 
 #[test]
-fn a_short_seed_mix_and_capacity_search_against_the_real_server_have_no_errors() {
+fn a_short_seed_mix_capacity_search_and_overload_run_against_the_real_server_have_no_errors() {
     // Arrange
     let server = Server::start();
     let target = server.url();
@@ -262,6 +263,8 @@ fn a_short_seed_mix_and_capacity_search_against_the_real_server_have_no_errors()
             "2",
             "--step-duration",
             "1s",
+            "--warmup",
+            "500ms",
             "--posts",
             "5",
             "--prefix",
@@ -280,5 +283,75 @@ fn a_short_seed_mix_and_capacity_search_against_the_real_server_have_no_errors()
         assert!(step["server"]["error"].is_null());
     }
     assert!(capacity["capacity"].get("highest_held_rate").is_some());
+    let warmup = &capacity["capacity"]["warmup"];
+    assert_eq!(warmup["rate"], 40.0, "{warmup}");
+    assert!(
+        warmup["result"]["responses"].as_u64().unwrap() > 0,
+        "{warmup}"
+    );
     assert_server_section(&capacity["server"], 20.0);
+
+    // Act: a brief constant-rate run (far below what tenk sheds at), then a
+    // second without load while its memory is sampled.
+    let overload = loadtest(
+        &[
+            "overload",
+            "--target",
+            &target,
+            "--users",
+            "20",
+            "--mix",
+            "hot",
+            "--rate",
+            "40",
+            "--duration",
+            "2s",
+            "--after",
+            "1s",
+            "--warmup",
+            "500ms",
+            "--sample-every",
+            "200ms",
+            "--posts",
+            "5",
+            "--prefix",
+            "smoke",
+        ],
+        Duration::from_secs(120),
+    );
+    // Assert: everything offered was admitted; nothing shed, hung or broke.
+    assert_eq!(overload["command"], "overload");
+    let figures = &overload["overload"];
+    assert_eq!(figures["scheduled"], 80, "{figures}");
+    assert_eq!(figures["admitted"], figures["scheduled"], "{figures}");
+    assert_eq!(figures["goodput_share"], 1.0, "{figures}");
+    assert!(figures["goodput_rate"].as_f64().unwrap() > 0.0, "{figures}");
+    for zero in [
+        "shed",
+        "rate_limited",
+        "timeouts",
+        "abandoned",
+        "transport_errors",
+        "dropped",
+        "failures",
+    ] {
+        assert_eq!(figures[zero], 0, "{zero}: {figures}");
+    }
+    assert_percentiles(&figures["admitted_latency"]);
+    assert_eq!(figures["shed_latency"]["p99_ms"], 0.0);
+    assert!(figures["warmup"]["result"]["responses"].as_u64().unwrap() > 0);
+    assert_eq!(figures["run"]["errors"], 0);
+    let memory = &figures["memory"];
+    for key in [
+        "rss_mb_before",
+        "rss_mb_peak",
+        "rss_mb_end",
+        "end_over_before",
+    ] {
+        assert!(memory[key].as_f64().unwrap_or(0.0) > 0.0, "{key}: {memory}");
+    }
+    assert_eq!(memory["failed_samples"], 0, "{memory}");
+    // At least the first sample of the load and the one at the end of --after.
+    assert!(memory["samples"].as_array().unwrap().len() >= 2, "{memory}");
+    assert_server_section(&overload["server"], 20.0);
 }
