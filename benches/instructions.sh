@@ -43,13 +43,14 @@ trap cleanup EXIT
 
 env DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" PORT="$port" WORKERS=2 \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=info LOG_FORMAT=json PASSWORD_HASH=bcrypt BCRYPT_ROUNDS=4 \
-  RATE_LIMIT_ENABLED=true RATE_LIMIT_API=100000000/1m RATE_LIMIT_PUBLIC=100000000/1m \
+  RATE_LIMIT_ENABLED=true RATE_LIMIT_API=1000000/1s RATE_LIMIT_PUBLIC=1000000/1s \
   RATE_LIMIT_AUTH=100000/1m \
   valgrind --tool=callgrind --collect-atstart=no --dump-instr=no \
   --callgrind-out-file="$work/callgrind.%p" "$binary" >"$work/server.log" 2>"$work/valgrind.log" &
 pid=$!
 for _ in $(seq 1 600); do
   curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
   sleep 0.2
 done
 curl -sf "http://127.0.0.1:$port/api/health" >/dev/null || { cat "$work/server.log" "$work/valgrind.log" >&2; exit 1; }

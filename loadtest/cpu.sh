@@ -61,7 +61,7 @@ measure() {
 # tenk with its production logging; $1: limiter on or off.
 start_tenk_for() {
   start_tenk LOG_LEVEL=info LOG_FORMAT=json RATE_LIMIT_ENABLED="$1" \
-    RATE_LIMIT_API=100000000/1m RATE_LIMIT_PUBLIC=100000000/1m "${@:2}"
+    RATE_LIMIT_API=1000000/1s RATE_LIMIT_PUBLIC=1000000/1s "${@:2}"
 }
 
 # One account and a post, and an access token for it (read by every server).
