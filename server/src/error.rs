@@ -33,6 +33,13 @@ pub enum ApiError {
     },
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    /// A well-formed request that cannot be processed, with its own code
+    /// (422 `idempotency_key_reused`).
+    #[error("{detail}")]
+    Unprocessable {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -66,7 +73,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -83,7 +90,9 @@ impl ApiError {
             Self::EmailNotVerified => "email_not_verified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -182,11 +191,18 @@ impl From<sqlx::Error> for ApiError {
             },
             sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %error, "database unavailable");
-                Self::Unavailable {
-                    code: "database_unavailable",
-                    detail: "the database is unavailable, try again shortly",
-                    retry_after: Duration::from_secs(5),
-                }
+                Self::database_unavailable()
+            }
+            // The server is shutting down or cannot take the connection
+            // (a fast stop ends in-flight transactions with 57P01): nothing
+            // was committed, and the client may retry.
+            sqlx::Error::Database(ref database)
+                if database
+                    .code()
+                    .is_some_and(|code| is_unavailable_state(&code)) =>
+            {
+                tracing::warn!(error = %error, "database unavailable");
+                Self::database_unavailable()
             }
             // Every foreign key points at the acting account (a post's
             // author): a violation means the account was deleted while one
@@ -198,6 +214,13 @@ impl From<sqlx::Error> for ApiError {
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }
+}
+
+/// SQLSTATEs of a server that is going away or refusing connections: class
+/// 08 (connection exception), 57P01-57P03 (admin or crash shutdown, cannot
+/// connect now) and 53300 (too many connections).
+fn is_unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<redis::RedisError> for ApiError {
@@ -231,6 +254,7 @@ impl ApiError {
             },
             Self::Conflict { code, detail } => Self::Conflict { code, detail },
             Self::Validation(errors) => Self::Validation(errors.clone()),
+            Self::Unprocessable { code, detail } => Self::Unprocessable { code, detail },
             Self::PayloadTooLarge => Self::PayloadTooLarge,
             Self::UnsupportedMediaType => Self::UnsupportedMediaType,
             Self::RateLimited { retry_after } => Self::RateLimited {
@@ -246,6 +270,15 @@ impl ApiError {
                 retry_after: *retry_after,
             },
             Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
+    /// PostgreSQL could not be reached or is shutting down.
+    pub fn database_unavailable() -> Self {
+        Self::Unavailable {
+            code: "database_unavailable",
+            detail: "the database is unavailable, try again shortly",
+            retry_after: Duration::from_secs(5),
         }
     }
 

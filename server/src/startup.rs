@@ -70,6 +70,7 @@ impl Application {
         let mut background: Vec<_> = db.spawn_replica_monitor().into_iter().collect();
         background.push(cache.spawn_listener(redis.clone()));
         background.extend(redis.spawn_watchers());
+        background.push(crate::idempotency::spawn_purge(db.writer().clone()));
         let rate_limiter = Arc::new(RateLimiter::new(
             settings.rate_limit.clone(),
             redis.clone(),

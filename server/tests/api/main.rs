@@ -16,6 +16,7 @@ mod deletion;
 mod error_tracking;
 mod findings;
 mod health;
+mod idempotency;
 mod lifecycle;
 mod metrics;
 mod openapi;
