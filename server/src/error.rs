@@ -304,6 +304,16 @@ mod tests {
     }
 
     #[test]
+    fn a_server_going_away_is_unavailable_not_internal() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(is_unavailable_state(code), "{code}");
+        }
+        for code in ["23505", "23503", "40001", "42P01"] {
+            assert!(!is_unavailable_state(code), "{code}");
+        }
+    }
+
+    #[test]
     fn internal_errors_do_not_leak_their_cause() {
         let response = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);

@@ -372,3 +372,68 @@ async fn keys_expire_after_a_day() {
         .unwrap();
     assert_eq!(left, ["fresh"]);
 }
+
+/// A write cut before its commit (here: PostgreSQL ends its connection, as a
+/// fast shutdown does) answers 503, not 500, and leaves its key free: the
+/// retry writes once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cut_before_its_commit_answers_503_and_the_retry_writes_once() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let alice = app.new_user("alice").await;
+
+    // Hold the key in an open transaction so the request waits on it.
+    let mut holder = db.pool.begin().await.unwrap();
+    sqlx::query(
+        "insert into idempotency_keys (user_id, key, fingerprint, status, body) \
+         values ($1::uuid, 'cut', '', 0, '')",
+    )
+    .bind(&alice.user_id)
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let body = r#"{"title":"Cut","body":""}"#;
+    let request = tokio::spawn({
+        let client = app.client.clone();
+        let url = app.url("/api/posts");
+        let token = alice.token().to_string();
+        async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .header(KEY, "cut")
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    });
+    let mut terminated = false;
+    for _ in 0..500 {
+        terminated = sqlx::query_scalar::<_, bool>(
+            "select coalesce(bool_or(pg_terminate_backend(pid)), false) from pg_stat_activity \
+             where datname = current_database() and wait_event_type = 'Lock' \
+             and pid <> pg_backend_pid()",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        if terminated {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(terminated, "the request waited on the held key");
+    let cut = request.await.unwrap();
+    assert_eq!(cut.status(), 503);
+    let problem: Problem = cut.json().await.unwrap();
+    assert_eq!(problem.code, "database_unavailable");
+    holder.rollback().await.unwrap();
+    assert_eq!(post_count(&db).await, 0);
+
+    let retry = create(&app, alice.token(), "cut", body).await;
+    assert_eq!(retry.status(), 201);
+    assert!(!replayed(&retry));
+    assert_eq!(post_count(&db).await, 1);
+}
