@@ -5,7 +5,7 @@
 use contract::api::{Post, Problem, UserProfile};
 use serde_json::json;
 
-use crate::helpers::{TestApp, TestDb};
+use crate::helpers::{TestApp, TestDb, test_settings};
 
 const KEY: &str = "Idempotency-Key";
 const REPLAYED: &str = "Idempotent-Replayed";
@@ -436,4 +436,45 @@ async fn a_write_cut_before_its_commit_answers_503_and_the_retry_writes_once() {
     assert_eq!(retry.status(), 201);
     assert!(!replayed(&retry));
     assert_eq!(post_count(&db).await, 1);
+}
+
+/// A browser may send the key and read the replay header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_lets_a_browser_send_the_key_and_read_the_replay() {
+    let db = TestDb::new().await;
+    let settings = test_settings(&[("CORS_ORIGINS", "https://app.example.com")]);
+    let app = TestApp::spawn_with(db.pool.clone(), settings).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/posts"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type,idempotency-key",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+    let alice = app.new_user("alice").await;
+    let created = app
+        .post("/api/posts")
+        .bearer_auth(alice.token())
+        .header("origin", "https://app.example.com")
+        .header(KEY, "browser")
+        .json(&json!({"title": "From a browser", "body": ""}))
+        .send()
+        .await
+        .unwrap();
+    let exposed = created.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
 }
