@@ -38,6 +38,13 @@ pub enum ApiError {
     },
     #[error("invalid input")]
     Validation(Vec<FieldError>),
+    /// A well-formed request that cannot be processed, with its own code
+    /// (422 `idempotency_key_reused`).
+    #[error("{detail}")]
+    Unprocessable {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("unsupported media type")]
@@ -71,7 +78,7 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -88,7 +95,9 @@ impl ApiError {
             Self::EmailNotVerified => "email_not_verified",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } => code,
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
@@ -195,6 +204,17 @@ impl From<sqlx::Error> for ApiError {
                 tracing::warn!(error = %error, "database unavailable");
                 Self::database_unavailable()
             }
+            // The server is shutting down or cannot take the connection
+            // (a fast stop ends in-flight transactions with 57P01): nothing
+            // was committed, and the client may retry.
+            sqlx::Error::Database(ref database)
+                if database
+                    .code()
+                    .is_some_and(|code| is_unavailable_state(&code)) =>
+            {
+                tracing::warn!(error = %error, "database unavailable");
+                Self::database_unavailable()
+            }
             // Every foreign key points at the acting account (a post's
             // author): a violation means the account was deleted while one
             // of its tokens was still in flight, so the token is refused.
@@ -211,6 +231,13 @@ impl From<crate::db::DatabaseDown> for ApiError {
     fn from(_: crate::db::DatabaseDown) -> Self {
         Self::database_unavailable()
     }
+}
+
+/// SQLSTATEs of a server that is going away or refusing connections: class
+/// 08 (connection exception), 57P01-57P03 (admin or crash shutdown, cannot
+/// connect now) and 53300 (too many connections).
+fn is_unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
 impl From<redis::RedisError> for ApiError {
@@ -244,6 +271,7 @@ impl ApiError {
             },
             Self::Conflict { code, detail } => Self::Conflict { code, detail },
             Self::Validation(errors) => Self::Validation(errors.clone()),
+            Self::Unprocessable { code, detail } => Self::Unprocessable { code, detail },
             Self::PayloadTooLarge => Self::PayloadTooLarge,
             Self::UnsupportedMediaType => Self::UnsupportedMediaType,
             Self::RateLimited { retry_after } => Self::RateLimited {
@@ -290,6 +318,16 @@ mod tests {
         assert_eq!(retry_after_seconds(Duration::from_millis(10)), 1);
         assert_eq!(retry_after_seconds(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_seconds(Duration::from_secs(3)), 3);
+    }
+
+    #[test]
+    fn a_server_going_away_is_unavailable_not_internal() {
+        for code in ["57P01", "57P02", "57P03", "53300", "08006", "08001"] {
+            assert!(is_unavailable_state(code), "{code}");
+        }
+        for code in ["23505", "23503", "40001", "42P01"] {
+            assert!(!is_unavailable_state(code), "{code}");
+        }
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub mod error;
 pub mod error_tracking;
 /// Middleware and extractors shared by every route.
 pub mod http;
+/// Idempotency keys for the writes, remembered with the write.
+pub mod idempotency;
 /// Outgoing mail through a bounded queue.
 pub mod mail;
 /// Prometheus metrics and the request-tracking middleware.

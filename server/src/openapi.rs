@@ -11,7 +11,10 @@
 //!   (a field is wrong);
 //! - query parameters: 422;
 //! - path parameters: 404 (anything that names no resource);
-//! - a bearer or ops token: 401; the admin API: 403.
+//! - a bearer or ops token: 401; the admin API: 403;
+//! - an `Idempotency-Key` header parameter: its format, 400 for a malformed
+//!   key, 422 for a key reused with another request, 409 for a key that
+//!   changed hands, and the `Idempotent-Replayed` header on success.
 
 use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
@@ -115,6 +118,19 @@ fn complete_operation(path: &str, operation: &mut Map<String, Value>) {
         shared.push(("403", "The caller is not an active admin"));
     }
 
+    let mut idempotent = false;
+    if let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    {
+        for parameter in parameters.iter_mut() {
+            if parameter["in"] == "header" && parameter["name"] == IDEMPOTENCY_KEY {
+                *parameter = idempotency_key_parameter();
+                idempotent = true;
+            }
+        }
+    }
+
     let responses = operation
         .entry("responses")
         .or_insert_with(|| json!({}))
@@ -127,10 +143,84 @@ fn complete_operation(path: &str, operation: &mut Map<String, Value>) {
             .entry(status)
             .or_insert_with(|| json!({ "description": description }));
     }
+    if idempotent {
+        complete_idempotent(responses);
+    }
     for (status, response) in responses.iter_mut() {
         if status.starts_with('4') || status.starts_with('5') {
             as_problem(status, response);
         }
+    }
+}
+
+const IDEMPOTENCY_KEY: &str = crate::idempotency::HEADER;
+
+fn idempotency_key_parameter() -> Value {
+    json!({
+        "name": IDEMPOTENCY_KEY,
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: a request repeated with the same key (per user) and the \
+            same method, path and body gets the first reply, with `Idempotent-Replayed: true`, and \
+            writes nothing; the same key with another request is refused (422 \
+            `idempotency_key_reused`). Keys are remembered for 24 hours; a write that failed \
+            is not remembered. A UUID is a good key.",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": crate::idempotency::MAX_KEY_BYTES,
+            "pattern": "^[!-~]+$"
+        },
+        "example": "8e03978e-40d5-43e8-bc93-6894a57f9324"
+    })
+}
+
+/// The responses an `Idempotency-Key` adds to an operation.
+fn complete_idempotent(responses: &mut Map<String, Value>) {
+    for (status, response) in responses.iter_mut() {
+        if status.starts_with('2')
+            && let Some(response) = response.as_object_mut()
+        {
+            let headers = response
+                .entry("headers")
+                .or_insert_with(|| json!({}))
+                .as_object_mut();
+            if let Some(headers) = headers {
+                headers.insert(
+                    crate::idempotency::REPLAYED_HEADER.into(),
+                    json!({
+                        "description": "`true` when this is the stored reply to an earlier request \
+                            with the same `Idempotency-Key`",
+                        "schema": { "type": "string", "enum": ["true"] }
+                    }),
+                );
+            }
+        }
+    }
+    for (status, addition) in [
+        (
+            "400",
+            "The `Idempotency-Key` header is not 1 to 255 visible ASCII characters (`invalid_idempotency_key`)",
+        ),
+        (
+            "409",
+            "The `Idempotency-Key` changed hands while this request waited (`idempotency_key_busy`); retry",
+        ),
+        (
+            "422",
+            "The `Idempotency-Key` was used for a different request (`idempotency_key_reused`)",
+        ),
+    ] {
+        let response = responses
+            .entry(status)
+            .or_insert_with(|| json!({ "description": "" }));
+        let description = response["description"].as_str().unwrap_or_default();
+        let description = if description.is_empty() || description == status {
+            addition.to_string()
+        } else {
+            format!("{description}; or: {addition}")
+        };
+        response["description"] = json!(description);
     }
 }
 
@@ -216,5 +306,45 @@ mod tests {
         );
         assert!(responses["503"]["headers"].get("Retry-After").is_some());
         assert!(responses["200"].get("content").is_none());
+    }
+
+    #[test]
+    fn an_idempotency_key_documents_its_format_refusals_and_replays() {
+        let mut document = json!({
+            "paths": {
+                "/api/things/{id}": {
+                    "delete": {
+                        "parameters": [
+                            {"in": "path", "name": "id", "required": true},
+                            {"in": "header", "name": "Idempotency-Key", "required": false}
+                        ],
+                        "responses": {"204": {"description": "Deleted"}}
+                    }
+                }
+            }
+        });
+        complete_value(&mut document);
+        let operation = &document["paths"]["/api/things/{id}"]["delete"];
+        let key = &operation["parameters"][1];
+        assert_eq!(key["required"], false);
+        assert_eq!(key["schema"]["maxLength"], 255);
+        let responses = &operation["responses"];
+        assert!(
+            responses["204"]["headers"]
+                .get("Idempotent-Replayed")
+                .is_some()
+        );
+        for status in ["400", "409", "422"] {
+            assert_eq!(
+                responses[status]["content"][PROBLEM]["schema"]["$ref"],
+                PROBLEM_REF
+            );
+        }
+        assert!(
+            responses["422"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("idempotency_key_reused")
+        );
     }
 }

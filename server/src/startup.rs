@@ -80,6 +80,7 @@ impl Application {
         ));
         background.push(cache.spawn_listener(redis.clone()));
         background.extend(redis.spawn_watchers());
+        background.push(crate::idempotency::spawn_purge(db.primary().clone()));
         let rate_limiter = Arc::new(RateLimiter::new(
             settings.rate_limit.clone(),
             redis.clone(),

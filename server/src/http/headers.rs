@@ -33,12 +33,14 @@ pub fn cors_layer(settings: &CorsSettings) -> Option<CorsLayer> {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             HeaderName::from_static("ratelimit"),
             HeaderName::from_static("ratelimit-policy"),
             header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
         ])
         .allow_credentials(settings.allow_credentials)
         .max_age(settings.max_age);

@@ -5,8 +5,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use contract::api::{Post, PostPage};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,6 +20,7 @@ use crate::auth::cache::Event;
 use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery, JsonBytes, reject_nul};
+use crate::idempotency::{Fingerprint, IdempotencyKey, Outcome, Reply};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -55,7 +57,7 @@ impl PostRow {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPost {
     #[schema(
@@ -74,7 +76,7 @@ pub struct NewPost {
     pub body: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostChanges {
     #[schema(
@@ -177,31 +179,47 @@ async fn read_page(
     })
 }
 
-/// Creates a post owned by the caller.
+/// Creates a post owned by the caller. With an `Idempotency-Key`, a retry
+/// gets the first reply and creates nothing.
 #[utoipa::path(post, path = "/api/posts", tag = "posts", security(("bearer" = [])),
-    request_body = NewPost,
+    params(("Idempotency-Key" = Option<String>, Header)), request_body = NewPost,
     responses((status = 201, body = Post), (status = 422, body = contract::api::Problem)))]
 pub async fn create_post(
     State(state): State<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     AppJson(request): AppJson<NewPost>,
-) -> Result<(StatusCode, AppJson<Post>), ApiError> {
+) -> Result<Outcome, ApiError> {
     check_title(&request.title)?;
     check_body(&request.body)?;
-    let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
-        "insert into posts (post_id, author_id, title, body) values ($1, $2, $3, $4) returning {COLUMNS}"
-    )))
-    .bind(Uuid::new_v4())
-    .bind(user.user_id)
-    .bind(request.title.trim())
-    .bind(&request.body)
-    .fetch_one(state.db.writer()?)
-    .await?;
-    state
-        .cache
-        .announce(&state.redis, &Event::PostsChanged)
-        .await;
-    Ok((StatusCode::CREATED, AppJson(row.into_post())))
+    let fingerprint = Fingerprint::new("POST", "/api/posts").json(&request)?;
+    let write = async |connection: &mut PgConnection| {
+        let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
+            "insert into posts (post_id, author_id, title, body) values ($1, $2, $3, $4) returning {COLUMNS}"
+        )))
+        .bind(Uuid::new_v4())
+        .bind(user.user_id)
+        .bind(request.title.trim())
+        .bind(&request.body)
+        .fetch_one(connection)
+        .await?;
+        Reply::json(StatusCode::CREATED, &row.into_post())
+    };
+    let outcome =
+        crate::idempotency::run(state.db.writer()?, user.user_id, key, fingerprint, write).await?;
+    announce_posts_changed(&state, &outcome).await;
+    Ok(outcome)
+}
+
+/// After the commit, best effort: a fresh write invalidates the post pages
+/// (a replay wrote nothing).
+async fn announce_posts_changed(state: &AppState, outcome: &Outcome) {
+    if !outcome.replayed {
+        state
+            .cache
+            .announce(&state.redis, &Event::PostsChanged)
+            .await;
+    }
 }
 
 /// One post.
@@ -229,61 +247,76 @@ pub async fn get_post(
     Ok(AppJson(row.into_post()))
 }
 
-/// Changes a post; only its author may (others get 404, as if it were not there).
+/// Changes a post; only its author may (others get 404, as if it were not
+/// there). With an `Idempotency-Key`, a retry gets the first reply.
 #[utoipa::path(patch, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Post id")), request_body = PostChanges,
+    params(("id" = Uuid, Path, description = "Post id"), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = PostChanges,
     responses((status = 200, body = Post), (status = 404, body = contract::api::Problem)))]
 pub async fn update_post(
     State(state): State<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     AppPath(id): AppPath<String>,
     AppJson(changes): AppJson<PostChanges>,
-) -> Result<AppJson<Post>, ApiError> {
+) -> Result<Outcome, ApiError> {
     if let Some(title) = &changes.title {
         check_title(title)?;
     }
     if let Some(body) = &changes.body {
         check_body(body)?;
     }
-    let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
-        "update posts set title = coalesce($3, title), body = coalesce($4, body), updated_at = now() \
-         where post_id = $1 and author_id = $2 returning {COLUMNS}"
-    )))
-    .bind(parse_id(&id)?)
-    .bind(user.user_id)
-    .bind(changes.title.as_deref().map(str::trim))
-    .bind(changes.body)
-    .fetch_optional(state.db.writer()?)
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    state
-        .cache
-        .announce(&state.redis, &Event::PostsChanged)
-        .await;
-    Ok(AppJson(row.into_post()))
+    let post_id = parse_id(&id)?;
+    let fingerprint = Fingerprint::new("PATCH", "/api/posts/{id}")
+        .part(post_id.as_bytes())
+        .json(&changes)?;
+    let write = async |connection: &mut PgConnection| {
+        let row: PostRow = crate::db::query_as(AssertSqlSafe(format!(
+            "update posts set title = coalesce($3, title), body = coalesce($4, body), updated_at = now() \
+             where post_id = $1 and author_id = $2 returning {COLUMNS}"
+        )))
+        .bind(post_id)
+        .bind(user.user_id)
+        .bind(changes.title.as_deref().map(str::trim))
+        .bind(changes.body.as_deref())
+        .fetch_optional(connection)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+        Reply::json(StatusCode::OK, &row.into_post())
+    };
+    let outcome =
+        crate::idempotency::run(state.db.writer()?, user.user_id, key, fingerprint, write).await?;
+    announce_posts_changed(&state, &outcome).await;
+    Ok(outcome)
 }
 
-/// Deletes a post; only its author may (others get 404).
+/// Deletes a post; only its author may (others get 404). With an
+/// `Idempotency-Key`, a retry gets the first reply (204, not 404).
 #[utoipa::path(delete, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
-    params(("id" = Uuid, Path, description = "Post id")),
+    params(("id" = Uuid, Path, description = "Post id"), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 204, description = "Deleted"), (status = 404, body = contract::api::Problem)))]
 pub async fn delete_post(
     State(state): State<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     AppPath(id): AppPath<String>,
-) -> Result<StatusCode, ApiError> {
-    let deleted = crate::db::query("delete from posts where post_id = $1 and author_id = $2")
-        .bind(parse_id(&id)?)
-        .bind(user.user_id)
-        .execute(state.db.writer()?)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(ApiError::NotFound);
-    }
-    state
-        .cache
-        .announce(&state.redis, &Event::PostsChanged)
-        .await;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Outcome, ApiError> {
+    let post_id = parse_id(&id)?;
+    let fingerprint = Fingerprint::new("DELETE", "/api/posts/{id}").part(post_id.as_bytes());
+    let write = async |connection: &mut PgConnection| {
+        let deleted = crate::db::query("delete from posts where post_id = $1 and author_id = $2")
+            .bind(post_id)
+            .bind(user.user_id)
+            .execute(connection)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Reply::empty(StatusCode::NO_CONTENT))
+    };
+    let outcome =
+        crate::idempotency::run(state.db.writer()?, user.user_id, key, fingerprint, write).await?;
+    announce_posts_changed(&state, &outcome).await;
+    Ok(outcome)
 }

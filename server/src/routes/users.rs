@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use contract::api::UserProfile;
 use serde::Deserialize;
 use sqlx::AssertSqlSafe;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +21,7 @@ use crate::domain::password::{NewPassword, check_bound};
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, JsonBytes};
+use crate::idempotency::{Fingerprint, IdempotencyKey, Outcome, Reply};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -123,36 +124,46 @@ pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<Jso
     Ok(JsonBytes(state.cache.profile(user.user_id, load).await?))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfile {
     #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub name: String,
 }
 
-/// Renames the caller; every instance's cached profile is invalidated.
+/// Renames the caller; every instance's cached profile is invalidated. With
+/// an `Idempotency-Key`, a retry gets the first reply.
 #[utoipa::path(patch, path = "/api/users/me", tag = "users", security(("bearer" = [])),
-    request_body = UpdateProfile,
+    params(("Idempotency-Key" = Option<String>, Header)), request_body = UpdateProfile,
     responses((status = 200, body = UserProfile), (status = 422, body = contract::api::Problem)))]
 pub async fn update_me(
     State(state): State<AppState>,
     user: AuthUser,
+    key: IdempotencyKey,
     AppJson(request): AppJson<UpdateProfile>,
-) -> Result<AppJson<UserProfile>, ApiError> {
+) -> Result<Outcome, ApiError> {
     let name = parse_name(&request.name)?;
-    let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
-        "update users set name = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
-    )))
-    .bind(user.user_id)
-    .bind(name)
-    .fetch_optional(state.db.writer()?)
-    .await?
-    .ok_or(ApiError::Unauthorized)?;
-    state
-        .cache
-        .announce(&state.redis, &Event::ProfileChanged(user.user_id))
-        .await;
-    Ok(AppJson(row.profile()))
+    let fingerprint = Fingerprint::new("PATCH", "/api/users/me").json(&request)?;
+    let write = async |connection: &mut PgConnection| {
+        let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
+            "update users set name = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
+        )))
+        .bind(user.user_id)
+        .bind(name)
+        .fetch_optional(connection)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+        Reply::json(StatusCode::OK, &row.profile())
+    };
+    let outcome =
+        crate::idempotency::run(state.db.writer()?, user.user_id, key, fingerprint, write).await?;
+    if !outcome.replayed {
+        state
+            .cache
+            .announce(&state.redis, &Event::ProfileChanged(user.user_id))
+            .await;
+    }
+    Ok(outcome)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -17,6 +17,7 @@ mod dependencies;
 mod error_tracking;
 mod findings;
 mod health;
+mod idempotency;
 mod lifecycle;
 mod metrics;
 mod openapi;

@@ -239,3 +239,50 @@ async fn the_session_search_without_a_filter_is_an_empty_list() {
         .unwrap();
     assert_eq!(odd.status(), 200);
 }
+
+/// Issue 14: the writes document their optional `Idempotency-Key`, the
+/// refusals it brings and the replay header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writes_document_their_idempotency_key() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let document = document(&app).await;
+    let keyed = [
+        ("post", "/api/posts", "201"),
+        ("patch", "/api/posts/{id}", "200"),
+        ("delete", "/api/posts/{id}", "204"),
+        ("patch", "/api/users/me", "200"),
+    ];
+    for (method, path, success) in keyed {
+        let route = format!("{method} {path}");
+        let operation = &document["paths"][path][method];
+        let key = operation["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .unwrap_or_else(|| panic!("{route} declares Idempotency-Key"));
+        assert_eq!(key["in"], "header", "{route}");
+        assert_eq!(key["required"], false, "{route}");
+        assert_eq!(key["schema"]["maxLength"], 255, "{route}");
+        let responses = &operation["responses"];
+        assert!(
+            responses[success]["headers"]
+                .get("Idempotent-Replayed")
+                .is_some(),
+            "{route}"
+        );
+        let reused = responses["422"]["description"].as_str().unwrap();
+        assert!(reused.contains("idempotency_key_reused"), "{route}");
+        let malformed = responses["400"]["description"].as_str().unwrap();
+        assert!(malformed.contains("invalid_idempotency_key"), "{route}");
+    }
+    let unkeyed = &document["paths"]["/api/users/me/password"]["post"];
+    let declared = unkeyed["parameters"].as_array().map_or(0, |parameters| {
+        parameters
+            .iter()
+            .filter(|p| p["name"] == "Idempotency-Key")
+            .count()
+    });
+    assert_eq!(declared, 0);
+}
