@@ -75,14 +75,25 @@ base="http://$base"
 echo "tenk-server at $base (database $db)"
 
 password="schemathesis-$suffix-password"
+# POSTs JSON ($2) to $base$1 and prints the reply; python3 is here anyway
+# (the venv), curl may not be on a fresh machine.
+post_json() {
+  python3 - "$base$1" "$2" <<'PY'
+import sys, urllib.request
+request = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(),
+                                 headers={"content-type": "application/json"})
+with urllib.request.urlopen(request, timeout=10) as reply:
+    sys.stdout.write(reply.read().decode())
+PY
+}
 token_for() {
-  curl -fsS -X POST "$base/api/auth/login" -H 'content-type: application/json' \
-    -d "{\"email\":\"$1\",\"password\":\"$password\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+  post_json /api/auth/login "{\"email\":\"$1\",\"password\":\"$password\"}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 user_email="st-user-$suffix@example.com"
 admin_email="st-admin-$suffix@example.com"
-curl -fsS -o /dev/null -X POST "$base/api/auth/register" -H 'content-type: application/json' \
-  -d "{\"email\":\"$user_email\",\"password\":\"$password\",\"name\":\"Schemathesis User\"}"
+post_json /api/auth/register \
+  "{\"email\":\"$user_email\",\"password\":\"$password\",\"name\":\"Schemathesis User\"}" >/dev/null
 TENK_ADMIN_PASSWORD="$password" "$BIN" create-admin --email "$admin_email" --name "Schemathesis Admin" >/dev/null
 user_token="$(token_for "$user_email")"
 admin_token="$(token_for "$admin_email")"
