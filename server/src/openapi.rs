@@ -15,6 +15,11 @@
 //! - an `Idempotency-Key` header parameter: its format, 400 for a malformed
 //!   key, 422 for a key reused with another request, 409 for a key that
 //!   changed hands, and the `Idempotent-Replayed` header on success.
+//!
+//! It also narrows what only the running configuration knows: a one-time
+//! code's pattern ([`OTP_CODE_ANY_LENGTH`] in the handlers' schemas) becomes
+//! exactly `OTP_LENGTH` digits, so a code the document allows is one the
+//! server takes.
 
 use serde_json::{Map, Value, json};
 use utoipa::openapi::OpenApi;
@@ -25,13 +30,54 @@ const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// The shared statuses, completed onto `document`.
-pub fn complete(document: OpenApi) -> OpenApi {
+/// The pattern the handlers give a one-time code: any length `OTP_LENGTH`
+/// may be set to. [`complete`] replaces it with the configured length.
+pub const OTP_CODE_ANY_LENGTH: &str = "^[0-9]{6,10}$";
+
+/// The shared statuses, completed onto `document`, and one-time codes of
+/// `otp_length` digits.
+pub fn complete(document: OpenApi, otp_length: u32) -> OpenApi {
     let Ok(mut value) = serde_json::to_value(&document) else {
         return document;
     };
     complete_value(&mut value);
+    let example: String = "1234567890"
+        .chars()
+        .cycle()
+        .take(otp_length as usize)
+        .collect();
+    narrow_patterns(
+        &mut value,
+        OTP_CODE_ANY_LENGTH,
+        &format!("^[0-9]{{{otp_length}}}$"),
+        &example,
+    );
     serde_json::from_value(value).unwrap_or(document)
+}
+
+/// Replaces every schema `pattern` equal to `from` with `to`, and that
+/// schema's `example` with `example`.
+fn narrow_patterns(value: &mut Value, from: &str, to: &str, example: &str) {
+    match value {
+        Value::Object(object) => {
+            if object.get("pattern").and_then(Value::as_str) == Some(from) {
+                object.insert("pattern".into(), Value::String(to.to_string()));
+                if object.contains_key("example") {
+                    object.insert("example".into(), Value::String(example.to_string()));
+                }
+                return;
+            }
+            for child in object.values_mut() {
+                narrow_patterns(child, from, to, example);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                narrow_patterns(item, from, to, example);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn complete_value(document: &mut Value) {
@@ -346,5 +392,20 @@ mod tests {
                 .unwrap()
                 .contains("idempotency_key_reused")
         );
+    }
+
+    #[test]
+    fn one_time_codes_get_the_configured_length() {
+        let mut document = json!({
+            "components": {"schemas": {"OtpVerify": {"properties": {
+                "code": {"type": "string", "pattern": OTP_CODE_ANY_LENGTH, "example": "123456"},
+                "email": {"type": "string", "pattern": "^[^\\u0000]*$"}
+            }}}}
+        });
+        narrow_patterns(&mut document, OTP_CODE_ANY_LENGTH, "^[0-9]{8}$", "12345678");
+        let properties = &document["components"]["schemas"]["OtpVerify"]["properties"];
+        assert_eq!(properties["code"]["pattern"], "^[0-9]{8}$");
+        assert_eq!(properties["code"]["example"], "12345678");
+        assert_eq!(properties["email"]["pattern"], "^[^\\u0000]*$");
     }
 }

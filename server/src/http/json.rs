@@ -1,6 +1,8 @@
 //! `AppJson<T>`: axum's JSON extractor and response, with rejections turned
 //! into problem bodies: malformed JSON is 400, a wrong or missing field is 422
-//! naming the field, an oversized body is 413.
+//! naming the field, an oversized body is 413. Every request body is a JSON
+//! object, as the OpenAPI document says: an array is 422 even where serde
+//! would read it as a struct's fields in order.
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -8,7 +10,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use std::marker::PhantomData;
 
 use crate::error::ApiError;
 
@@ -17,16 +22,41 @@ pub struct AppJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for AppJson<T>
 where
-    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
+        match axum::Json::<Object<T>>::from_request(request, state).await {
+            Ok(axum::Json(Object(value))) => Ok(Self(value)),
             Err(rejection) => Err(rejection_to_error(&rejection)),
         }
+    }
+}
+
+/// `T` read from a JSON object only.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
     }
 }
 
@@ -103,7 +133,29 @@ impl IntoResponse for JsonBytes {
 
 #[cfg(test)]
 mod tests {
-    use super::field_of;
+    use super::{Object, field_of};
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Changes {
+        title: Option<String>,
+        body: Option<String>,
+    }
+
+    #[test]
+    fn only_an_object_is_read_as_a_struct() {
+        let read = |text: &str| serde_json::from_str::<Object<Changes>>(text).map(|o| o.0);
+        assert_eq!(
+            read(r#"{"title":"t"}"#).unwrap(),
+            Changes {
+                title: Some("t".into()),
+                body: None
+            }
+        );
+        assert!(read("[null, null]").is_err());
+        assert!(read(r#"{"admin":true}"#).is_err());
+        assert!(read("null").is_err());
+    }
 
     #[test]
     fn the_failing_field_is_named() {

@@ -297,6 +297,10 @@ pub struct UserQuery {
     #[param(pattern = "^[^\\u0000]*$", example = "ada")]
     pub query: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(
+        pattern = "^[0-9]{1,19}_[0-9a-f]{32}$",
+        example = "1767225600000000000_0192f2a4b7c84d0e9a3b5c6d7e8f9a0b"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -342,7 +346,18 @@ pub async fn list_users(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[0-9]{1,18}$", example = "42")]
     pub cursor: Option<String>,
+}
+
+/// An audit cursor: the id of the last entry of the previous page, 1 to 18
+/// digits (so it fits an `i64`), nothing else; the parameter's `pattern`.
+fn audit_cursor(raw: &str) -> Result<i64, ApiError> {
+    let invalid = || ApiError::invalid("cursor", "is not a cursor from this list");
+    if raw.is_empty() || raw.len() > 18 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    raw.parse().map_err(|_| invalid())
 }
 
 #[derive(sqlx::FromRow)]
@@ -366,13 +381,7 @@ pub async fn list_audit(
     _admin: AdminUser,
     AppQuery(query): AppQuery<AuditQuery>,
 ) -> Result<AppJson<AuditPage>, ApiError> {
-    let before: Option<i64> = match query.cursor.as_deref() {
-        None => None,
-        Some(raw) => Some(
-            raw.parse()
-                .map_err(|_| ApiError::invalid("cursor", "is not a cursor from this list"))?,
-        ),
-    };
+    let before = query.cursor.as_deref().map(audit_cursor).transpose()?;
     let mut rows: Vec<AuditRow> = crate::db::query_as(
         "select a.audit_id, a.actor_id, actor.email as actor_email, a.action, a.target, \
                 target_user.email as target_email, a.ip, a.request_id, a.created_at \

@@ -45,7 +45,13 @@ pub struct RegisterRequest {
     /// 8+ characters, at most 1024 bytes, not a commonly used password.
     #[schema(format = Password, min_length = 8, max_length = 1024, example = "correct horse battery staple")]
     pub password: String,
-    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    /// 1 to 100 characters, not blank; no control characters once the
+    /// surrounding white space is trimmed.
+    #[schema(
+        max_length = 100,
+        pattern = "^[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+        example = "Ada Lovelace"
+    )]
     pub name: String,
 }
 
@@ -86,10 +92,12 @@ impl From<HashError> for ApiError {
     }
 }
 
-/// Validates a display name: 1 to 100 characters, not blank.
+/// Validates a display name: at most 100 characters as sent, not blank, and
+/// no control characters once trimmed; the trimmed name is kept. The
+/// OpenAPI `pattern` of the name fields says exactly this.
 pub fn parse_name(raw: &str) -> Result<String, ApiError> {
     let name = raw.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+    if name.is_empty() || raw.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
     }
     Ok(name.to_string())

@@ -70,7 +70,10 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
         .paths
         .entry("/api/openapi.json".to_string())
         .or_insert_with(openapi_path_item);
-    (router, crate::openapi::complete(document))
+    (
+        router,
+        crate::openapi::complete(document, state.settings.otp.length),
+    )
 }
 
 fn openapi_path_item() -> utoipa::openapi::PathItem {

@@ -1,8 +1,8 @@
-//! Keyset pagination: an opaque cursor holding the last row's sort key
-//! (`created_at`, id), so pages stay stable while rows are added.
+//! Keyset pagination: a cursor holding the last row's sort key
+//! (`created_at`, id), so pages stay stable while rows are added. Clients
+//! treat it as opaque; its shape is [`CURSOR_PATTERN`], exactly, so the
+//! OpenAPI document can say which cursors the server takes.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -16,27 +16,32 @@ pub struct Cursor {
     pub id: Uuid,
 }
 
+/// Every cursor [`Cursor::parse`] takes, and nothing else: nanoseconds since
+/// 1970 (at most 19 digits, so within PostgreSQL's range), `_`, and the row
+/// id as 32 lowercase hex digits. The query parameters' `pattern` repeats it.
+pub const CURSOR_PATTERN: &str = "^[0-9]{1,19}_[0-9a-f]{32}$";
+
 impl Cursor {
     pub fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(format!("{}|{}", self.at.unix_timestamp_nanos(), self.id))
+        format!("{}_{}", self.at.unix_timestamp_nanos(), self.id.simple())
     }
 
     /// # Errors
-    /// 422 on anything that is not a cursor this server issued.
+    /// 422 on anything that does not match [`CURSOR_PATTERN`].
     pub fn parse(raw: &str) -> Result<Self, ApiError> {
         let invalid = || ApiError::invalid("cursor", "is not a cursor from this list");
-        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (nanos, id) = text.split_once('|').ok_or_else(invalid)?;
-        let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
-        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?;
-        // Only times PostgreSQL can compare with a row's created_at.
-        if !(1970..=9999).contains(&at.year()) {
+        let (nanos, id) = raw.split_once('_').ok_or_else(invalid)?;
+        let digits =
+            !nanos.is_empty() && nanos.len() <= 19 && nanos.bytes().all(|b| b.is_ascii_digit());
+        let hex = id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !digits || !hex {
             return Err(invalid());
         }
+        let nanos: i128 = nanos.parse().map_err(|_| invalid())?;
+        let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| invalid())?;
         Ok(Self {
             at,
-            id: id.parse().map_err(|_| invalid())?,
+            id: Uuid::try_parse(id).map_err(|_| invalid())?,
         })
     }
 
@@ -78,7 +83,21 @@ mod tests {
         };
         assert_eq!(Cursor::parse(&cursor.encode()).unwrap(), cursor);
         assert!(Cursor::parse("garbage!").is_err());
-        assert!(Cursor::parse(&URL_SAFE_NO_PAD.encode("1|not-a-uuid")).is_err());
+        let id = Uuid::new_v4().simple().to_string();
+        assert!(Cursor::parse(&format!("0_{id}")).is_ok());
+        assert!(Cursor::parse(&format!("9999999999999999999_{id}")).is_ok());
+        for refused in [
+            format!("_{id}"),
+            format!("-1_{id}"),
+            format!("+1_{id}"),
+            format!("10000000000000000000_{id}"),
+            format!("1_{}", id.to_uppercase()),
+            format!("1_{}", Uuid::new_v4()),
+            format!("1_{id}\n"),
+            String::new(),
+        ] {
+            assert!(Cursor::parse(&refused).is_err(), "{refused:?}");
+        }
     }
 
     #[test]

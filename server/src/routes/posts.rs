@@ -60,10 +60,10 @@ impl PostRow {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPost {
+    /// 1 to 200 characters, not blank, no NUL.
     #[schema(
-        min_length = 1,
         max_length = 200,
-        pattern = "^[^\\u0000]*$",
+        pattern = "^[^\\u0000]*[^\\u0000\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$",
         example = "Hello, tenk"
     )]
     pub title: String,
@@ -79,10 +79,10 @@ pub struct NewPost {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostChanges {
+    /// 1 to 200 characters, not blank, no NUL.
     #[schema(
-        min_length = 1,
         max_length = 200,
-        pattern = "^[^\\u0000]*$",
+        pattern = "^[^\\u0000]*[^\\u0000\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$",
         example = "A better title"
     )]
     pub title: Option<String>,
@@ -114,6 +114,10 @@ pub struct ListQuery {
     #[param(pattern = "^[^\\u0000]*$", example = "hello")]
     pub q: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(
+        pattern = "^[0-9]{1,19}_[0-9a-f]{32}$",
+        example = "1767225600000000000_0192f2a4b7c84d0e9a3b5c6d7e8f9a0b"
+    )]
     pub cursor: Option<String>,
 }
 

@@ -127,7 +127,13 @@ pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<Jso
 #[derive(Debug, Deserialize, serde::Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfile {
-    #[schema(min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    /// 1 to 100 characters, not blank; no control characters once the
+    /// surrounding white space is trimmed.
+    #[schema(
+        max_length = 100,
+        pattern = "^[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000])?[\\u0009-\\u000d\\u0020\\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+        example = "Ada Lovelace"
+    )]
     pub name: String,
 }
 
@@ -181,7 +187,7 @@ pub struct ChangePassword {
 #[utoipa::path(post, path = "/api/users/me/password", tag = "users", security(("bearer" = [])),
     request_body = ChangePassword,
     responses((status = 204, description = "Changed; other sessions revoked"),
-        (status = 422, body = contract::api::Problem)))]
+        (status = 422, description = "The current password does not match, or the new one is refused", body = contract::api::Problem)))]
 pub async fn change_password(
     State(state): State<AppState>,
     user: AuthUser,

@@ -286,3 +286,92 @@ async fn the_writes_document_their_idempotency_key() {
     });
     assert_eq!(declared, 0);
 }
+
+/// schemathesis' `positive_data_acceptance`: what the document allows, the
+/// server takes. A one-time code is exactly `OTP_LENGTH` digits in the
+/// document too; cursors and names carry the pattern the server checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patterns_say_what_the_server_takes() {
+    use crate::helpers::test_settings;
+    let db = TestDb::new().await;
+    let app = TestApp::spawn_with(db.pool.clone(), test_settings(&[("OTP_LENGTH", "8")])).await;
+    let document = document(&app).await;
+    let schemas = &document["components"]["schemas"];
+    let code = &schemas["OtpVerify"]["properties"]["code"];
+    assert_eq!(code["pattern"], "^[0-9]{8}$");
+    assert_eq!(code["example"], "12345678");
+    let text = serde_json::to_string(&document).unwrap();
+    assert!(!text.contains("{6,10}"), "a code pattern left wide");
+
+    let cursor_of = |path: &str| {
+        document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .unwrap()["schema"]["pattern"]
+            .clone()
+    };
+    assert_eq!(cursor_of("/api/posts"), "^[0-9]{1,19}_[0-9a-f]{32}$");
+    assert_eq!(cursor_of("/api/admin/users"), "^[0-9]{1,19}_[0-9a-f]{32}$");
+    assert_eq!(cursor_of("/api/admin/audit"), "^[0-9]{1,18}$");
+    for (schema, field) in [
+        ("RegisterRequest", "name"),
+        ("UpdateProfile", "name"),
+        ("NewPost", "title"),
+        ("PostChanges", "title"),
+    ] {
+        assert!(
+            schemas[schema]["properties"][field]["pattern"].is_string(),
+            "{schema}.{field}"
+        );
+    }
+
+    // The names schemathesis found refused: a control character after an
+    // accented letter; a name padded past 100 characters is refused too.
+    let user = app.new_user("patterns").await;
+    for (name, status) in [
+        ("\u{e0}\u{98}", 422),
+        ("  Ada \n", 200),
+        (&*format!("{}  ", "a".repeat(99)), 422),
+    ] {
+        let response = app
+            .patch("/api/users/me")
+            .bearer_auth(user.token())
+            .json(&serde_json::json!({ "name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{name:?}");
+    }
+}
+
+/// schemathesis' `negative_data_rejection`: a JSON array is not the object
+/// the schema wants, even where serde would read it as a struct's fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let user = app.new_user("arrays").await;
+    let post: serde_json::Value = app
+        .post("/api/posts")
+        .bearer_auth(user.token())
+        .json(&serde_json::json!({"title": "t", "body": "b"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = post["id"].as_str().unwrap();
+    let response = app
+        .patch(&format!("/api/posts/{id}"))
+        .bearer_auth(user.token())
+        .json(&serde_json::json!([null, null]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "validation_failed");
+}
