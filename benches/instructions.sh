@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The hot path's instruction budget: a regression guard that a noisy machine
-# cannot break. tenk-server (release) runs under callgrind with collection
-# off; after a warm-up, collection is switched on for exactly N requests of
+# cannot break. tenk-server (release) runs under callgrind, uninstrumented
+# until the measurement; after a warm-up, counting covers exactly N requests of
 # one kind, over one keep-alive connection, and the instructions counted
 # (the whole process: every thread, hyper, tokio, Redis client) are divided
 # by N. Instruction counts do not depend on what else the machine is doing.
@@ -29,8 +29,13 @@ prefix="instr:$$:"
 work="$(mktemp -d)"
 
 command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 1; }
-cargo build --release -q --locked -p tenk-server
-binary="$CARGO_TARGET_DIR/release/tenk-server"
+# TENK_SERVER_BIN measures another build (an older commit, say) with the same requests.
+if [ -n "${TENK_SERVER_BIN:-}" ]; then
+  binary="$TENK_SERVER_BIN"
+else
+  cargo build --release -q --locked -p tenk-server
+  binary="$CARGO_TARGET_DIR/release/tenk-server"
+fi
 
 pid=""
 cleanup() {
@@ -45,7 +50,7 @@ env DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" PORT="$port" WOR
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=info LOG_FORMAT=json PASSWORD_HASH=bcrypt BCRYPT_ROUNDS=4 \
   RATE_LIMIT_ENABLED=true RATE_LIMIT_API=1000000/1s RATE_LIMIT_PUBLIC=1000000/1s \
   RATE_LIMIT_AUTH=100000/1m \
-  valgrind --tool=callgrind --collect-atstart=no --dump-instr=no \
+  valgrind --tool=callgrind --instr-atstart=no --dump-instr=no \
   --callgrind-out-file="$work/callgrind.%p" "$binary" >"$work/server.log" 2>"$work/valgrind.log" &
 pid=$!
 for _ in $(seq 1 600); do
@@ -85,12 +90,11 @@ def measure(path, authenticated):
     for _ in range(100):  # warm-up: caches, connections, allocator
         status, _ = call(connection, "GET", path, token=token if authenticated else None)
         assert status == 200, (path, status)
-    control("--zero")
     control("--instr=on")
+    control("--zero")
     for _ in range(requests):
         status, _ = call(connection, "GET", path, token=token if authenticated else None)
         assert status == 200, (path, status)
-    control("--instr=off")
     before = set(glob.glob(f"{work}/callgrind.*"))
     control("--dump")
     dumps = sorted(set(glob.glob(f"{work}/callgrind.*")) - before) or sorted(glob.glob(f"{work}/callgrind.*"))
