@@ -185,5 +185,9 @@ async fn logins_refused_during_an_outage_are_not_counted_as_failures() {
     proxy.set_up(true);
     until_ready_is(&app, 200).await;
     let back = app.login(&user.email, &user.password).await;
-    assert_eq!(back.status(), 200, "the account was throttled by the outage");
+    assert_eq!(
+        back.status(),
+        200,
+        "the account was throttled by the outage"
+    );
 }
