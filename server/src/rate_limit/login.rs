@@ -5,7 +5,10 @@
 //! to shut a victim out for good. A successful login clears the record.
 //!
 //! Each attempt reserves its failure up front, so a burst of parallel
-//! guesses is throttled as if they came one by one; a success removes it.
+//! guesses is throttled as if they came one by one; a success removes the
+//! record, and an attempt that never judged the password (the database or
+//! Redis unavailable: 503) gives its reservation back, so clients retrying
+//! through an outage are not throttled as if they had guessed.
 //! The account is keyed by a digest of the email, whether or not it exists,
 //! so the throttle reveals nothing about which accounts exist.
 
@@ -50,9 +53,10 @@ pub struct LoginThrottle {
 }
 
 /// A reserved failure: kept if the login fails, released if it succeeds.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Reservation {
     key: String,
+    member: String,
 }
 
 fn account_key(redis: &RedisClient, email: &str) -> String {
@@ -79,6 +83,7 @@ impl LoginThrottle {
         email: &str,
     ) -> redis::RedisResult<Result<Reservation, Duration>> {
         let key = account_key(redis, email);
+        let member = uuid::Uuid::new_v4().to_string();
         let mut connection = redis.connection();
         let wait_ms: u64 = self
             .script
@@ -87,13 +92,28 @@ impl LoginThrottle {
             .arg(self.policy.limit)
             .arg(FREE_FAILURES)
             .arg(u64::try_from(MAX_DELAY.as_millis()).unwrap_or(u64::MAX))
-            .arg(uuid::Uuid::new_v4().to_string())
+            .arg(&member)
             .invoke_async(&mut connection)
             .await?;
         if wait_ms > 0 {
             return Ok(Err(Duration::from_millis(wait_ms)));
         }
-        Ok(Ok(Reservation { key }))
+        Ok(Ok(Reservation { key, member }))
+    }
+
+    /// The attempt ended before the password was judged (a dependency was
+    /// unavailable): its reserved failure is removed, the others stay. Best
+    /// effort: Redis may be the dependency that failed.
+    pub async fn release(&self, redis: &RedisClient, reservation: Reservation) {
+        let mut connection = redis.connection();
+        let released: redis::RedisResult<()> = redis::cmd("ZREM")
+            .arg(reservation.key)
+            .arg(reservation.member)
+            .query_async(&mut connection)
+            .await;
+        if let Err(error) = released {
+            tracing::debug!(error = %error, "reserved login failure not released");
+        }
     }
 
     /// A successful login: the account's failure record is cleared.

@@ -155,12 +155,28 @@ pub async fn login(
             return Err(ApiError::RateLimited { retry_after: wait });
         }
     };
+    let kept = reservation.clone();
+    let outcome = log_in(&state, &client, &email, request.password, reservation).await;
+    if let Err(ApiError::Unavailable { .. }) = outcome {
+        // The password was never judged (or was right): not a failed login.
+        state.login_throttle.release(&state.redis, kept).await;
+    }
+    outcome
+}
+
+/// The login past the throttle: look up, verify, open the session.
+async fn log_in(
+    state: &AppState,
+    client: &ClientInfo,
+    email: &Email,
+    password: String,
+    reservation: crate::rate_limit::login::Reservation,
+) -> Result<AppJson<TokenResponse>, ApiError> {
     let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
         .bind(email.as_str())
         .fetch_optional(state.db.writer()?)
         .await?;
     let stored = user.as_ref().map(|user| user.password_hash.clone());
-    let password = request.password;
     let verification = state.hasher.verify(password.clone(), stored).await?;
     let attempts = &state.metrics.auth_attempts;
     let Some(user) = user.filter(|user| verification.matches && user.status == "active") else {
@@ -225,7 +241,7 @@ pub async fn login(
         .await?;
     attempts.with_label_values(&["password", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login");
-    Ok(AppJson(token_response(&state, &issued)?))
+    Ok(AppJson(token_response(state, &issued)?))
 }
 
 /// Builds the token response for a session opened or refreshed.

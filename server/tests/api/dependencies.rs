@@ -157,3 +157,37 @@ async fn redis_known_down_is_refused_at_once_and_found_back() {
     until_ready_is(&app, 200).await;
     assert_eq!(app.me_status(user.token()).await, 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_refused_during_an_outage_are_not_counted_as_failures() {
+    let db = TestDb::new().await;
+    let proxy = Proxy::start("127.0.0.1:5432").await;
+    let url = db
+        .url
+        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port), 1);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .unwrap();
+    let app = TestApp::spawn_with(pool, test_settings(&[])).await;
+    let user = app.new_user("login-outage").await;
+
+    proxy.set_up(false);
+    until_ready_is(&app, 503).await;
+    // More retries than the five free failures: each is 503, never 429,
+    // because no password was judged.
+    for attempt in 0..8 {
+        let refused = app.login(&user.email, &user.password).await;
+        assert_eq!(refused.status(), 503, "login {attempt} during the outage");
+    }
+
+    proxy.set_up(true);
+    until_ready_is(&app, 200).await;
+    let back = app.login(&user.email, &user.password).await;
+    assert_eq!(
+        back.status(),
+        200,
+        "the account was throttled by the outage"
+    );
+}
