@@ -3,8 +3,10 @@
 //! axum's `serve` offers no bound on connections and no header timeout, so
 //! this loop owns those choices:
 //! - at most `HTTP_MAX_CONNECTIONS` open at once (default: below the file
-//!   descriptor limit); one more is answered a fixed `503` and closed at
-//!   once, counted in `tenk_http_requests_shed_total{bound="connections"}`,
+//!   descriptor limit); one more is answered a fixed `503` and closed (its
+//!   request read and dropped for up to half a second first, so that the
+//!   close does not reset the reply away), counted in
+//!   `tenk_http_requests_shed_total{bound="connections"}`,
 //!   so a flood of idle sockets cannot take every descriptor;
 //! - `HTTP_HEADER_TIMEOUT` to send a request's headers, also bounding how
 //!   long a keep-alive connection may sit idle between requests (hyper
@@ -27,6 +29,7 @@ use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceBuilder;
 
@@ -37,6 +40,11 @@ const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
 content-type: application/problem+json\r\nretry-after: 1\r\nconnection: close\r\n\
 content-length: 101\r\n\r\n\
 {\"type\":\"urn:tenk:problem:overloaded\",\"title\":\"Service Unavailable\",\"status\":503,\"code\":\"overloaded\"}";
+
+/// How long a refused connection is read from before it is closed.
+const LINGER: Duration = Duration::from_millis(500);
+/// Refused connections that may linger at once.
+const LINGERING: usize = 256;
 
 /// How long to pause accepting after the process ran out of descriptors.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -92,6 +100,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true);
     let graceful = GracefulShutdown::new();
+    let lingering = Arc::new(tokio::sync::Semaphore::new(LINGERING));
     let mut stop = std::pin::pin!(stop);
     loop {
         let (stream, peer) = tokio::select! {
@@ -110,7 +119,7 @@ pub async fn serve(
                 .http_shed
                 .with_label_values(&[SHED_CONNECTIONS])
                 .inc();
-            refuse(&stream);
+            refuse(stream, &lingering);
             continue;
         };
         if let Err(error) = stream.set_nodelay(true) {
@@ -155,10 +164,24 @@ fn service(
     TowerToHyperService::new(service)
 }
 
-/// Tells a connection past the bound to come back, without waiting on it.
-fn refuse(stream: &TcpStream) {
-    // Best effort: a full socket buffer just means a plain close.
+/// Tells a connection past the bound to come back. The request it sent is
+/// read and dropped for a moment before the close: closing a socket with
+/// unread data makes the kernel send a reset, and the client would lose the
+/// 503. At most [`LINGERING`] refusals wait like this; past that, a plain
+/// close (the reply is best effort).
+fn refuse(stream: TcpStream, lingering: &Arc<tokio::sync::Semaphore>) {
     let _ = stream.try_write(REFUSAL);
+    let Ok(permit) = lingering.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut stream = stream;
+        let _ = stream.shutdown().await;
+        let mut sink = [0u8; 1024];
+        let drain = async { while matches!(stream.read(&mut sink).await, Ok(read) if read > 0) {} };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    });
 }
 
 /// Out of descriptors (or memory for sockets): pause instead of spinning;

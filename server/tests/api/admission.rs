@@ -131,3 +131,46 @@ async fn a_post_write_leaves_sessions_and_profiles_cached() {
     assert_eq!(misses_after, misses, "the session or profile was evicted");
     assert_eq!(redis_round_trips(&app), before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_past_the_bound_gets_a_503_and_the_place_returns() {
+    let db = TestDb::new().await;
+    let settings = test_settings(&[("HTTP_MAX_CONNECTIONS", "1")]);
+    let app = TestApp::spawn_with(db.pool.clone(), settings).await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let request = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+    // The only place goes to a connection that says nothing yet.
+    let held = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let mut refused = tokio::net::TcpStream::connect(&address).await.unwrap();
+    refused.write_all(request).await.unwrap();
+    let mut reply = String::new();
+    refused.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    assert!(reply.contains("retry-after: 1"), "{reply}");
+    assert!(reply.contains("\"code\":\"overloaded\""), "{reply}");
+    let counted = app
+        .state
+        .metrics
+        .http_shed
+        .with_label_values(&["connections"])
+        .get();
+    assert!(counted >= 1);
+
+    drop(held);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut next = tokio::net::TcpStream::connect(&address).await.unwrap();
+        next.write_all(request).await.unwrap();
+        let mut reply = String::new();
+        let _ = next.read_to_string(&mut reply).await;
+        if reply.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
