@@ -47,6 +47,7 @@ POOLS = [{"pool": p} for p in ("primary", "replica")]
 FIXTURE: dict[str, list[dict]] = {
     "http_server_request_duration_seconds": HTTP,
     "http_server_requests_in_flight": [{}],
+    "tenk_http_requests_shed_total": [{"bound": "in_flight"}, {"bound": "connections"}],
     "tenk_sessions_active": [{}],
     "tenk_sessions_created_total": [{}],
     "tenk_sessions_revoked_total": [{"reason": "logout"}, {"reason": "admin"}],
