@@ -28,6 +28,7 @@ http {{
         least_conn;
 {servers}
         keepalive 32;
+        keepalive_timeout 5s;
     }}
     server {{
         listen 127.0.0.1:{port};

@@ -103,13 +103,14 @@ pub fn max_open_files() -> Option<u64> {
     line.split_whitespace().nth(3)?.parse().ok()
 }
 
-/// Open connections allowed by default: the descriptor limit less room for
-/// pools, Redis, logs and the listener, at least 64.
-pub fn default_max_connections() -> usize {
-    let limit = max_open_files().unwrap_or(1024);
-    usize::try_from(limit.saturating_sub(256))
-        .unwrap_or(usize::MAX)
-        .clamp(64, 100_000)
+/// Open connections allowed by default: 2,048 per core (each holds hyper's
+/// buffers, so this bounds memory under a flood of clients; a proxy in
+/// front keeps far fewer), and never more than the descriptor limit less
+/// room for pools, Redis, logs and the listener; at least 64.
+pub fn default_max_connections(cores: usize) -> usize {
+    let by_descriptors = usize::try_from(max_open_files().unwrap_or(1024).saturating_sub(256))
+        .unwrap_or(usize::MAX);
+    by_descriptors.min(2048 * cores.max(1)).max(64)
 }
 
 fn read_number(path: &str) -> Option<u64> {

@@ -204,7 +204,7 @@ fn http(vars: &Vars<'_>, env: AppEnv) -> Result<HttpSettings, ConfigError> {
         })?,
         max_connections: vars.get(
             "HTTP_MAX_CONNECTIONS",
-            crate::process::default_max_connections(),
+            crate::process::default_max_connections(cores),
             |raw| whole_number(raw, 1, 1_000_000),
         )?,
         header_timeout: vars.duration(
