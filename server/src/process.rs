@@ -108,8 +108,8 @@ pub fn max_open_files() -> Option<u64> {
 /// front keeps far fewer), and never more than the descriptor limit less
 /// room for pools, Redis, logs and the listener; at least 64.
 pub fn default_max_connections(cores: usize) -> usize {
-    let by_descriptors = usize::try_from(max_open_files().unwrap_or(1024).saturating_sub(256))
-        .unwrap_or(usize::MAX);
+    let by_descriptors =
+        usize::try_from(max_open_files().unwrap_or(1024).saturating_sub(256)).unwrap_or(usize::MAX);
     by_descriptors.min(2048 * cores.max(1)).max(64)
 }
 
