@@ -51,11 +51,11 @@ pub async fn middleware(
         route: matched.clone(),
     };
 
-    state.metrics.http_in_flight.inc();
+    let in_flight = InFlight::enter(&state.metrics.http_in_flight);
     let mut response = request_id::CURRENT
         .scope(context, handle(&state, route, request, next))
         .await;
-    state.metrics.http_in_flight.dec();
+    drop(in_flight);
 
     let headers = response.headers_mut();
     apply_security_headers(headers, is_private(route), state.hsts.as_ref());
@@ -75,6 +75,23 @@ pub async fn middleware(
     }
     access_log::record(&method, route, status, took, id.as_str());
     response
+}
+
+/// Counts a request in `http_server_requests_in_flight` until dropped, so a
+/// request whose client went away (its future dropped mid-way) leaves too.
+struct InFlight<'a>(&'a prometheus::IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// Admission, rate limit, and the handler under its deadline.

@@ -174,3 +174,26 @@ async fn a_connection_past_the_bound_gets_a_503_and_the_place_returns() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_client_went_away_leaves_the_in_flight_gauge() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let user = app.new_user("gone").await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut held = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{{\"title\":",
+        user.token()
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    let gauge = &app.state.metrics.http_in_flight;
+    until("the request is in flight", || gauge.get() == 1).await;
+    drop(held);
+    until("the gauge is back to zero", || gauge.get() == 0).await;
+    until("its admission place is back", || {
+        app.state.admission.in_flight() == 0
+    })
+    .await;
+}
