@@ -170,6 +170,14 @@ impl TestApp {
         }
     }
 
+    /// Stops the app as a signal would: readiness 503, then (after
+    /// `DRAIN_DELAY`) the listener closes and open connections drain.
+    pub(crate) fn shut_down(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -219,3 +219,44 @@ async fn a_flood_of_logins_is_turned_away_with_503_while_other_routes_keep_answe
         "hashing never blocks the runtime: {health_latency:?}"
     );
 }
+
+/// Load balancers reuse keep-alive connections: the last reply on one that
+/// a stopping server is about to close must say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keep_alive_request_in_flight_at_shutdown_is_answered_with_connection_close() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let db = TestDb::new().await;
+    let mut app = crate::helpers::TestApp::spawn(&db).await;
+    let user = app.new_user("drain").await;
+    let address = app.address.trim_start_matches("http://").to_string();
+    // Keep-alive (no `Connection: close`), half of the body sent.
+    let mut held = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{{\"title\":",
+        user.token()
+    );
+    held.write_all(head.as_bytes()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.state.admission.in_flight() == 0 {
+        assert!(Instant::now() < deadline, "the request was never admitted");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    app.shut_down();
+    // The listener closes right as open connections are told to finish.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while tokio::net::TcpStream::connect(&address).await.is_ok() {
+        assert!(Instant::now() < deadline, "the listener never closed");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    held.write_all(b"\"last\",\"body\":\"x\"}").await.unwrap();
+    let mut reply = String::new();
+    held.read_to_string(&mut reply).await.unwrap();
+    assert!(reply.starts_with("HTTP/1.1 201"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("connection: close"),
+        "{reply}"
+    );
+}
