@@ -8,17 +8,13 @@
 //! reported apart and never judged, so that cold caches (and, for the peer,
 //! a cold JIT) do not decide the first step.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::behaviour::{ApiWorkload, Picker, PostCatalog};
 use crate::cli::CapacityArgs;
-use crate::dispatch::Limits;
 use crate::error::Error;
 use crate::harness::Harness;
 use crate::mix::Mix;
 use crate::report::{CapacityResult, Header, MixReport, Report, RunResult, Step};
-use crate::seed_mix::CATALOG_SIZE;
 
 /// Settling time between steps, so one step's stragglers do not load the next.
 const PAUSE: Duration = Duration::from_millis(500);
@@ -87,20 +83,8 @@ pub fn verdict(result: &RunResult, max_p95_ms: f64, max_error_rate: f64) -> Opti
 pub async fn run(args: &CapacityArgs, header: Header) -> Result<Report, Error> {
     let common = &args.common;
     let harness = Harness::new(common)?;
-    let users = usize::try_from(args.users).unwrap_or(usize::MAX);
-    let seeded = harness.seed(common, users).await?;
     let mix = Mix::named(args.mix);
-    let workload = Arc::new(ApiWorkload::new(
-        harness.load.clone(),
-        seeded.users,
-        Picker::Uniform,
-        mix.clone(),
-        PostCatalog::new(seeded.posts, CATALOG_SIZE),
-    ));
-    let limits = Limits {
-        max_in_flight: usize::try_from(common.max_in_flight).unwrap_or(usize::MAX),
-        drain: common.timeout + Duration::from_secs(1),
-    };
+    let (workload, limits, seeding) = harness.uniform_workload(common, args.users, &mix).await?;
     let plan = Plan::of(args);
 
     let warmup = match plan.warmup {
@@ -166,7 +150,7 @@ pub async fn run(args: &CapacityArgs, header: Header) -> Result<Report, Error> {
         header,
         mix: MixReport::from(&mix),
         population: None,
-        seeding: seeded.report,
+        seeding,
         run: None,
         capacity: Some(capacity),
         overload: None,

@@ -8,15 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::api::Api;
+use crate::behaviour::{ApiWorkload, Picker, PostCatalog};
 use crate::cli::Common;
 use crate::dispatch::{self, Counts, Limits, Workload};
 use crate::error::Error;
+use crate::mix::Mix;
 use crate::probe::{Probe, ServerReport};
 use crate::progress::{self, RunBar};
 use crate::prom::Snapshot;
 use crate::report::{RunResult, Warmup};
 use crate::schedule::{Schedule, Shape};
-use crate::seeding::{self, SeedPlan, Seeded};
+use crate::seed_mix::CATALOG_SIZE;
+use crate::seeding::{self, SeedPlan, Seeded, SeedingReport};
 use crate::stats::Recorder;
 
 /// The environment variable holding the bearer token for `/metrics`.
@@ -64,6 +67,34 @@ impl Harness {
             stop,
             quiet: common.quiet,
         })
+    }
+
+    /// Seeds `users` accounts and builds the open-loop workload both
+    /// constant-rate commands run: `mix` over users picked uniformly, with
+    /// the in-flight cap and drain of `common`.
+    ///
+    /// # Errors
+    /// Seeding failed.
+    pub async fn uniform_workload(
+        &self,
+        common: &Common,
+        users: u32,
+        mix: &Mix,
+    ) -> Result<(Arc<ApiWorkload>, Limits, SeedingReport), Error> {
+        let users = usize::try_from(users).unwrap_or(usize::MAX);
+        let seeded = self.seed(common, users).await?;
+        let workload = Arc::new(ApiWorkload::new(
+            self.load.clone(),
+            seeded.users,
+            Picker::Uniform,
+            mix.clone(),
+            PostCatalog::new(seeded.posts, CATALOG_SIZE),
+        ));
+        let limits = Limits {
+            max_in_flight: usize::try_from(common.max_in_flight).unwrap_or(usize::MAX),
+            drain: common.timeout + Duration::from_secs(1),
+        };
+        Ok((workload, limits, seeded.report))
     }
 
     /// Registers and logs in `users` accounts (see `seeding.rs`).

@@ -8,9 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::behaviour::{ApiWorkload, Picker, PostCatalog};
 use crate::cli::OverloadArgs;
-use crate::dispatch::Limits;
 use crate::error::Error;
 use crate::harness::Harness;
 use crate::memory::{MemoryReport, Sample, Sampler};
@@ -18,7 +16,6 @@ use crate::mix::Mix;
 use crate::overload_report::OverloadResult;
 use crate::progress::RunBar;
 use crate::report::{Header, MixReport, Report};
-use crate::seed_mix::CATALOG_SIZE;
 use crate::stats::Recorder;
 
 /// Settling time between the warm-up and the load.
@@ -52,20 +49,8 @@ async fn quiet_period(harness: &Harness, length: Duration) -> Result<(), Error> 
 pub async fn run(args: &OverloadArgs, header: Header) -> Result<Report, Error> {
     let common = &args.common;
     let harness = Harness::new(common)?;
-    let users = usize::try_from(args.users).unwrap_or(usize::MAX);
-    let seeded = harness.seed(common, users).await?;
     let mix = Mix::named(args.mix);
-    let workload = Arc::new(ApiWorkload::new(
-        harness.load.clone(),
-        seeded.users,
-        Picker::Uniform,
-        mix.clone(),
-        PostCatalog::new(seeded.posts, CATALOG_SIZE),
-    ));
-    let limits = Limits {
-        max_in_flight: usize::try_from(common.max_in_flight).unwrap_or(usize::MAX),
-        drain: common.timeout + Duration::from_secs(1),
-    };
+    let (workload, limits, seeding) = harness.uniform_workload(common, args.users, &mix).await?;
 
     let warmup = if args.warmup.is_zero() || harness.stopped() {
         None
@@ -130,7 +115,7 @@ pub async fn run(args: &OverloadArgs, header: Header) -> Result<Report, Error> {
         header,
         mix: MixReport::from(&mix),
         population: None,
-        seeding: seeded.report,
+        seeding,
         run: None,
         capacity: None,
         overload: Some(overload),

@@ -11,9 +11,10 @@
 //!   the same rate, so each instance still limits on its own.
 //!
 //! Every fallback decision is counted in `tenk_rate_limit_fallback_total`.
-//! After a failure Redis is skipped for a second (one probe a second goes
-//! through), so an outage adds no timeout to each request, and shared limits
-//! resume by themselves within a second of Redis returning. Per-account login protection is in `login.rs`.
+//! While Redis is known down, its client refuses at once (the breaker of
+//! `dependencies.rs`), so an outage adds no timeout to each request, and
+//! shared limits resume by themselves within a quarter second of Redis
+//! returning. Per-account login protection is in `login.rs`.
 
 pub mod client_ip;
 pub mod gcra;
@@ -24,8 +25,7 @@ pub mod policy;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -67,51 +67,6 @@ pub struct RateLimiter {
     gcra: Gcra,
     local: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
     metrics: Arc<Metrics>,
-    breaker: Breaker,
-}
-
-/// After a failed Redis check, skip Redis for a moment (one probe per
-/// interval goes through), so an outage costs requests no timeout at all.
-struct Breaker {
-    started: Instant,
-    /// Milliseconds since `started` before which Redis is not tried; 0: closed.
-    open_until_ms: AtomicU64,
-}
-
-const BREAKER_INTERVAL_MS: u64 = 1000;
-
-impl Breaker {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    /// Closed, or open with its interval over: then this caller is the probe.
-    fn allows_attempt(&self) -> bool {
-        let until = self.open_until_ms.load(Ordering::Relaxed);
-        if until == 0 {
-            return true;
-        }
-        let now = self.now_ms();
-        now >= until
-            && self
-                .open_until_ms
-                .compare_exchange(
-                    until,
-                    now + BREAKER_INTERVAL_MS,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                )
-                .is_ok()
-    }
-
-    fn failed(&self) {
-        self.open_until_ms
-            .store(self.now_ms() + BREAKER_INTERVAL_MS, Ordering::Relaxed);
-    }
-
-    fn succeeded(&self) {
-        self.open_until_ms.store(0, Ordering::Relaxed);
-    }
 }
 
 impl RateLimiter {
@@ -129,17 +84,12 @@ impl RateLimiter {
                 (limit.name(), DefaultKeyedRateLimiter::keyed(quota))
             })
             .collect();
-        let breaker = Breaker {
-            started: Instant::now(),
-            open_until_ms: AtomicU64::new(0),
-        };
         Self {
             settings,
             redis,
             gcra: Gcra::default(),
             local,
             metrics,
-            breaker,
         }
     }
 
@@ -151,24 +101,16 @@ impl RateLimiter {
     pub async fn check(&self, limit: Limit, subject: &str) -> Outcome {
         let key = self.redis.keys().rate_limit(limit.name(), subject);
         let policy = limit.policy(&self.settings);
-        let outcome = if self.breaker.allows_attempt() {
-            let shared = tokio::time::timeout(
-                self.settings.redis_timeout,
-                self.gcra.check(&self.redis, &key, policy),
-            )
-            .await;
-            match shared {
-                Ok(Ok(decision)) => {
-                    self.breaker.succeeded();
-                    Outcome::Shared(decision)
-                }
-                Ok(Err(_)) | Err(_) => {
-                    self.breaker.failed();
-                    self.fallback(limit, subject)
-                }
-            }
-        } else {
-            self.fallback(limit, subject)
+        // While Redis is known down its client refuses at once (see
+        // `dependencies.rs`), so an outage costs each check no timeout.
+        let shared = tokio::time::timeout(
+            self.settings.redis_timeout,
+            self.gcra.check(&self.redis, &key, policy),
+        )
+        .await;
+        let outcome = match shared {
+            Ok(Ok(decision)) => Outcome::Shared(decision),
+            Ok(Err(_)) | Err(_) => self.fallback(limit, subject),
         };
         let denied = match outcome {
             Outcome::Shared(decision) => !decision.allowed,
