@@ -8,6 +8,8 @@ restart; immediate stop and restart; tenk SIGTERM under load (readiness 503
 during DRAIN_DELAY, exit 0) and start again; tenk SIGKILL and restart
 (sessions survive); pool exhaustion (DB_POOL_MAX=2, the posts table locked);
 slow-header clients (HTTP_HEADER_TIMEOUT=2s, HTTP_MAX_CONNECTIONS=256).
+Then, without load, every DB_SSL_MODE against the cluster without and with
+TLS (`tls.py`).
 """
 
 import glob
@@ -29,11 +31,12 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines"))
 from common import PASSWORD, SERVER, Cleanup, Results, free_port, http, wait_port  # noqa: E402
+import tls  # noqa: E402
 
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
-RUN_LIMIT = 330          # seconds: the whole suite, cleanup included
+RUN_LIMIT = 400          # seconds: the whole suite, cleanup included
 WRITE_RATE = 50.0        # writes per second, all writer threads together
 READ_RATE = 50.0         # reads per second, all reader threads together
 WRITERS, READERS, USERS = 6, 4, 4
@@ -77,8 +80,10 @@ class Postgres:
     def ctl(self, *args):
         as_postgres(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", *args)
 
+    extra = ""   # more server options (the TLS cases turn TLS on)
+
     def start(self):
-        self.ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start")
+        self.ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {self.extra}", "start")
 
     def stop(self, mode):
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
@@ -760,6 +765,8 @@ def main():
                 f.write(table + "\n")
         code = suite.tenk.stop()
         results.check("tenk exits 0 at the end", code == 0, f"exit {code}")
+        print("\n-- DB_SSL_MODE against PostgreSQL without and with TLS", flush=True)
+        tls.run(results, suite.pg, suite.redis.port, SERVER, free_port)
     print(f"fault suite took {now() - started:.0f} s")
     return results.finish()
 

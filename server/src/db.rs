@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures_util::future::join_all;
 use secrecy::ExposeSecret;
-use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::query::{Query, QueryAs, QueryScalar};
@@ -288,6 +287,23 @@ pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result
     let options = PgConnectOptions::from_str(url)
         .context("invalid PostgreSQL URL")?
         .statement_cache_capacity(settings.statement_cache);
+    // sqlx reads the CA file only when it connects, and then says just "No
+    // such file or directory": name the file at start instead.
+    let root_cert = url
+        .split_once('?')
+        .and_then(|(_, query)| {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("sslrootcert="))
+        })
+        .map(String::from)
+        .or_else(|| std::env::var("PGSSLROOTCERT").ok());
+    // (A percent-encoded path is left to sqlx, which decodes it.)
+    if let Some(path) = root_cert.filter(|path| !path.contains('%'))
+        && let Err(error) = std::fs::metadata(&path)
+    {
+        anyhow::bail!("cannot read the PostgreSQL CA certificate (sslrootcert) {path}: {error}");
+    }
     if url.contains("sslmode=") {
         return Ok(options);
     }
@@ -300,33 +316,68 @@ pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result
     }))
 }
 
+/// The options for the maintenance database (`postgres`, or `template1` when
+/// the target is `postgres`, as `createdb` does), with everything else,
+/// TLS mode and root certificate included, as for the pool: the existence
+/// check must not send credentials over a weaker connection than the pool's.
+fn maintenance_options(options: &PgConnectOptions) -> (PgConnectOptions, String) {
+    let database = options
+        .get_database()
+        .unwrap_or(options.get_username())
+        .to_owned();
+    let maintenance = if database == "postgres" {
+        "template1"
+    } else {
+        "postgres"
+    };
+    (options.clone().database(maintenance), database)
+}
+
+/// Creates the database of `options` unless it exists.
+async fn create_if_missing(options: &PgConnectOptions) -> Result<(), sqlx::Error> {
+    use sqlx::{ConnectOptions, Connection};
+    let (maintenance, database) = maintenance_options(options);
+    let mut connection = maintenance.connect().await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(&database)
+            .fetch_one(&mut connection)
+            .await?;
+    if !exists {
+        let statement = format!("create database \"{}\"", database.replace('"', "\"\""));
+        match sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&mut connection)
+            .await
+        {
+            Ok(_) => tracing::info!("created the database"),
+            // Another instance starting at the same moment created it.
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("42P04") => {}
+            Err(error) => return Err(error),
+        }
+    }
+    connection.close().await
+}
+
 /// Creates the database named in the URL if it does not exist, connects the
 /// primary pool and applies the embedded migrations, all within
 /// `DB_CONNECT_TIMEOUT` per step.
 pub async fn connect_and_migrate(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     let url = settings.url.expose_secret();
     let target = crate::config::redact_url(url);
-    let exists = tokio::time::timeout(
-        settings.connect_timeout,
-        sqlx::Postgres::database_exists(url),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("cannot reach PostgreSQL at {target} within DB_CONNECT_TIMEOUT"))?
-    .with_context(|| format!("cannot reach PostgreSQL at {target}"))?;
-    if !exists {
-        sqlx::Postgres::create_database(url)
-            .await
-            .with_context(|| format!("cannot create the database of {target}"))?;
-        tracing::info!("created the database");
-    }
     let options = connect_options(url, settings)?;
+    tokio::time::timeout(settings.connect_timeout, create_if_missing(&options))
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("cannot reach PostgreSQL at {target} within DB_CONNECT_TIMEOUT")
+        })?
+        .map_err(|error| anyhow::anyhow!("cannot reach PostgreSQL at {target}: {error}"))?;
     let pool = tokio::time::timeout(
         settings.connect_timeout,
         pool_options(settings).connect_with(options),
     )
     .await
     .map_err(|_| anyhow::anyhow!("cannot connect to {target} within DB_CONNECT_TIMEOUT"))?
-    .with_context(|| format!("cannot connect to PostgreSQL at {target}"))?;
+    .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL at {target}: {error}"))?;
     migrate(&pool).await?;
     Ok(pool)
 }
@@ -345,7 +396,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     )
     .await
     .map_err(|_| anyhow::anyhow!("cannot connect to {target} within DB_CONNECT_TIMEOUT"))?
-    .with_context(|| format!("cannot connect to PostgreSQL at {target}"))
+    .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL at {target}: {error}"))
 }
 
 /// Applies the migrations embedded from `server/migrations`.
@@ -354,4 +405,35 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .run(pool)
         .await
         .context("cannot apply database migrations")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(url: &str) -> PgConnectOptions {
+        PgConnectOptions::from_str(url).expect("a valid URL")
+    }
+
+    #[test]
+    fn the_existence_check_connects_with_the_pools_tls_mode() {
+        let pool = options("postgres://app@db.example:6432/shop").ssl_mode(PgSslMode::VerifyFull);
+        let (maintenance, database) = maintenance_options(&pool);
+        assert_eq!(database, "shop");
+        assert_eq!(maintenance.get_database(), Some("postgres"));
+        assert_eq!(
+            (maintenance.get_host(), maintenance.get_port()),
+            ("db.example", 6432)
+        );
+        assert!(matches!(maintenance.get_ssl_mode(), PgSslMode::VerifyFull));
+    }
+
+    #[test]
+    fn the_maintenance_database_of_postgres_is_template1() {
+        let (maintenance, database) = maintenance_options(&options("postgres://u@h/postgres"));
+        assert_eq!(database, "postgres");
+        assert_eq!(maintenance.get_database(), Some("template1"));
+        let (_, database) = maintenance_options(&options("postgres://alice@h"));
+        assert_eq!(database, "alice", "no database in the URL: the user's");
+    }
 }

@@ -55,6 +55,11 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    // Two rustls providers are linked (ring through sqlx and lettre,
+    // aws-lc-rs through Sentry's reqwest), so rustls cannot pick one by
+    // itself, and sqlx's DB_SSL_MODE=verify-ca would panic at connect.
+    // Already installed is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if let Err(error) = telemetry::init(&settings.log, std::io::stdout) {
         eprintln!("tenk-server: {error:#}");
         return ExitCode::FAILURE;
