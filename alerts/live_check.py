@@ -5,7 +5,7 @@
     python3 alerts/live_check.py alertmanager   alertmanager.yml's inhibitions work
 
 prometheus: writes 30 minutes of made-up samples for every metric of
-  exported_metrics.txt (labelled as DESIGN.md says, job="tenk", two instances) as
+  exported_metrics.txt (labelled as ARCHITECTURE.md's metrics table says, job="tenk", two instances) as
   OpenMetrics, backfills them with `promtool tsdb create-blocks-from openmetrics`, starts
   `prometheus` on that TSDB, and runs every panel query of dashboards/tenk-overview.json
   (with $instance = .* and $__rate_interval = 1m): each must succeed and return at least
@@ -38,7 +38,7 @@ INSTANCES = ["127.0.0.1:8080", "127.0.0.1:8081"]
 STEP = 15  # seconds between samples, like prometheus.yml's scrape_interval
 SPAN = 30 * 60  # seconds of history
 
-# Label sets per metric (besides job and instance), as DESIGN.md's metrics table says.
+# Label sets per metric (besides job and instance), as ARCHITECTURE.md's metrics table says.
 HTTP = [{"method": "GET", "route": "/api/users/me", "status": "200"},
         {"method": "POST", "route": "/api/auth/login", "status": "401"},
         {"method": "POST", "route": "/api/auth/login", "status": "500"}]

@@ -9,6 +9,7 @@ Part of the fault suite (`run.sh`); alone: `python3 faults/tls.py` (root,
 like the suite: the cluster runs as the postgres user).
 """
 
+import collections
 import os
 import shutil
 import subprocess
@@ -25,22 +26,39 @@ def openssl(*args, cwd):
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
 
 
-def make_certificates(directory):
+class Certificates:
     """A CA, and a server certificate it signed for DNS:localhost only."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=tenk test CA", "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=directory)
-    with open(os.path.join(directory, "server.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "server.pem", "-days", "2", "-extfile", "server.ext", cwd=directory)
-    for name in ("server.key", "server.pem"):
-        path = os.path.join(directory, name)
-        shutil.chown(path, "postgres")
-        os.chmod(path, 0o600)
-    return os.path.join(directory, "ca.pem")
+
+    def __init__(self, cleanup):
+        self.dir = tempfile.mkdtemp(prefix="tenk-tls-")
+        shutil.chown(self.dir, "postgres")
+        cleanup.add(lambda: shutil.rmtree(self.dir, ignore_errors=True))
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+                "-subj", "/CN=tenk test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=self.dir)
+        openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=self.dir)
+        with open(os.path.join(self.dir, "server.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+        openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "2", "-extfile", "server.ext", cwd=self.dir)
+        for name in ("server.key", "server.pem"):
+            path = os.path.join(self.dir, name)
+            shutil.chown(path, "postgres")
+            os.chmod(path, 0o600)
+        self.ca = os.path.join(self.dir, "ca.pem")
+        # PostgreSQL server options that turn TLS on with this certificate.
+        self.server_options = (f"-c ssl=on -c ssl_cert_file={self.dir}/server.pem "
+                               f"-c ssl_key_file={self.dir}/server.key")
+
+
+def abandoned_handshakes(pg):
+    """TLS handshakes a client opened and dropped, from PostgreSQL's log."""
+    try:
+        with open(f"{pg.data}.log", errors="replace") as f:
+            return sum("could not accept SSL connection" in line for line in f)
+    except OSError:
+        return 0
 
 
 def start(server, env, log_path):
@@ -73,67 +91,68 @@ def encrypted(pg, database):
     return int(tls), int(total)
 
 
-def run(results, pg, redis_port, server, free_port):
-    """Runs the cases against `pg` (a `Postgres` of the suite), first
-    without TLS, then with it; `pg` is left running with TLS on."""
-    work = tempfile.mkdtemp(prefix="tenk-tls-")
-    shutil.chown(work, "postgres")
-    try:
-        ca = make_certificates(work)
+Context = collections.namedtuple("Context", "results pg redis_port server free_port work")
 
-        def case(label, mode, expect, host="127.0.0.1", query="", cause=None):
-            database = f"tenk_tls_{uuid.uuid4().hex[:8]}"
-            port = free_port()
-            env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "LOG_FORMAT": "text",
-                   "LOG_LEVEL": "warn,tenk_server=info", "WORKERS": "1", "DB_CONNECT_TIMEOUT": "5",
-                   "DATABASE_URL": f"postgres://postgres@{host}:{pg.port}/{database}{query}",
-                   "REDIS_URL": f"redis://127.0.0.1:{redis_port}", "REDIS_KEY_PREFIX": f"tls:{database}:",
-                   "DB_SSL_MODE": mode}
-            log_path = os.path.join(work, f"{database}.log")
-            outcome, handle = start(server, env, log_path)
-            with open(log_path) as f:
-                log = f.read()
-            name = f"[DB_SSL_MODE] {label}"
-            if expect == "refused":
-                results.check(f"{name}: refuses to start, saying why ({cause})",
-                              outcome == "exit" and handle != 0 and cause.lower() in log.lower(),
-                              f"{outcome} {handle}: {log[-400:]}")
-                exists = pg.query("postgres", f"select count(*) from pg_database where datname = '{database}'")
-                results.check(f"{name}: nothing was created on the way", exists.strip() == "0")
-                return
-            ok = outcome == "ready"
-            tls, total = encrypted(pg, database) if ok else (0, 0)
-            want = total if expect == "tls" else 0
-            results.check(f"{name}: starts, {'every' if expect == 'tls' else 'no'} connection encrypted "
-                          f"({tls} of {total})", ok and total > 0 and tls == want, f"{outcome}: {log[-400:]}")
-            if ok:
-                handle.terminate()
-                handle.wait(timeout=20)
 
-        # A server without TLS (initdb's default).
-        case("disable, server without TLS", "disable", "plain")
-        case("prefer, server without TLS", "prefer", "plain")
-        case("require, server without TLS", "require", "refused", cause="TLS")
-        case("verify-full, server without TLS", "verify-full", "refused", cause="TLS")
+def case(ctx, label, mode, expect, host="127.0.0.1", query="", cause=None):
+    """Starts tenk with `mode`; `expect` is "tls", "plain" or "refused" (with `cause` in its log)."""
+    results, pg, redis_port, server, free_port, work = (
+        ctx.results, ctx.pg, ctx.redis_port, ctx.server, ctx.free_port, ctx.work)
+    database = f"tenk_tls_{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = {"PATH": os.environ.get("PATH", ""), "PORT": str(port), "LOG_FORMAT": "text",
+           "LOG_LEVEL": "warn,tenk_server=info", "WORKERS": "1", "DB_CONNECT_TIMEOUT": "5",
+           "DATABASE_URL": f"postgres://postgres@{host}:{pg.port}/{database}{query}",
+           "REDIS_URL": f"redis://127.0.0.1:{redis_port}", "REDIS_KEY_PREFIX": f"tls:{database}:",
+           "DB_SSL_MODE": mode}
+    log_path = os.path.join(work, f"{database}.log")
+    outcome, handle = start(server, env, log_path)
+    with open(log_path) as f:
+        log = f.read()
+    name = f"[DB_SSL_MODE] {label}"
+    if expect == "refused":
+        results.check(f"{name}: refuses to start, saying why ({cause})",
+                      outcome == "exit" and handle != 0 and cause.lower() in log.lower(),
+                      f"{outcome} {handle}: {log[-400:]}")
+        exists = pg.query("postgres", f"select count(*) from pg_database where datname = '{database}'")
+        results.check(f"{name}: nothing was created on the way", exists.strip() == "0")
+        return
+    ok = outcome == "ready"
+    tls, total = encrypted(pg, database) if ok else (0, 0)
+    want = total if expect == "tls" else 0
+    results.check(f"{name}: starts, {'every' if expect == 'tls' else 'no'} connection encrypted "
+                  f"({tls} of {total})", ok and total > 0 and tls == want, f"{outcome}: {log[-400:]}")
+    if ok:
+        handle.terminate()
+        handle.wait(timeout=20)
 
-        pg.stop("fast")
-        pg.extra = (f"-c ssl=on -c ssl_cert_file={work}/server.pem -c ssl_key_file={work}/server.key")
-        pg.start()
-        root = f"?sslrootcert={ca}"
-        case("disable, server with TLS", "disable", "plain")
-        case("prefer, server with TLS", "prefer", "tls")
-        case("require, unknown CA", "require", "tls")
-        case("verify-ca, CA not given", "verify-ca", "refused", cause="certificate")
-        case("verify-full, CA not given", "verify-full", "refused", cause="certificate")
-        case("verify-full, sslrootcert naming a missing file", "verify-full", "refused",
-             query=f"?sslrootcert={work}/missing.pem", cause="sslrootcert")
-        case("verify-ca, CA given, host not in the certificate", "verify-ca", "tls", query=root)
-        case("verify-full, CA given, host not in the certificate", "verify-full", "refused", query=root,
-             cause="certificate")
-        case("verify-full, CA given, host in the certificate", "verify-full", "tls", host="localhost", query=root)
-        case("an sslmode in the URL wins over DB_SSL_MODE", "verify-full", "plain", query="?sslmode=disable")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+
+def run(results, pg, certificates, redis_port, server, free_port):
+    """Runs the cases against `pg` (a `Postgres` of the suite running with
+    `certificates`), first with TLS, then without; `pg` is left without."""
+    ctx = Context(results, pg, redis_port, server, free_port, certificates.dir)
+    root = f"?sslrootcert={certificates.ca}"
+    case(ctx, "disable, server with TLS", "disable", "plain")
+    case(ctx, "prefer, server with TLS", "prefer", "tls")
+    case(ctx, "require, unknown CA", "require", "tls")
+    case(ctx, "verify-ca, CA not given", "verify-ca", "refused", cause="certificate")
+    case(ctx, "verify-full, CA not given", "verify-full", "refused", cause="certificate")
+    case(ctx, "verify-full, sslrootcert naming a missing file", "verify-full", "refused",
+         query=f"?sslrootcert={certificates.dir}/missing.pem", cause="sslrootcert")
+    case(ctx, "verify-ca, CA given, host not in the certificate", "verify-ca", "tls", query=root)
+    case(ctx, "verify-full, CA given, host not in the certificate", "verify-full", "refused", query=root,
+         cause="certificate")
+    case(ctx, "verify-full, CA given, host in the certificate", "verify-full", "tls", host="localhost", query=root)
+    case(ctx, "an sslmode in the URL wins over DB_SSL_MODE", "verify-full", "plain", query="?sslmode=disable")
+
+    # The same cluster without TLS (initdb's default).
+    pg.stop("fast")
+    pg.extra = ""
+    pg.start()
+    case(ctx, "disable, server without TLS", "disable", "plain")
+    case(ctx, "prefer, server without TLS", "prefer", "plain")
+    case(ctx, "require, server without TLS", "require", "refused", cause="TLS")
+    case(ctx, "verify-full, server without TLS", "verify-full", "refused", cause="TLS")
 
 
 def main():
@@ -142,8 +161,9 @@ def main():
     from common import SERVER, Cleanup, Results, free_port
     results = Results("DB_SSL_MODE")
     with Cleanup() as cleanup:
-        pg, redis = suite.Postgres(cleanup), suite.Redis(cleanup)
-        run(results, pg, redis.port, SERVER, free_port)
+        certificates = Certificates(cleanup)
+        pg, redis = suite.Postgres(cleanup, certificates.server_options), suite.Redis(cleanup)
+        run(results, pg, certificates, redis.port, SERVER, free_port)
     return results.finish()
 
 
