@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Request};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::client_ip::ClientIp;
@@ -44,18 +45,17 @@ async fn subject(limit: Limit, request: Request, state: &AppState) -> (String, R
 /// The rate-limit header fields to add to an admitted request's response.
 pub struct Admitted {
     limit: Limit,
-    policy: Policy,
+    /// `RateLimit-Policy`, formatted once per limit at start.
+    policy: HeaderValue,
     /// `(remaining, reset)` when the shared count decided.
     shared: Option<(u32, Duration)>,
 }
 
 impl Admitted {
-    pub fn apply(&self, headers: &mut HeaderMap) {
-        match self.shared {
-            Some((remaining, reset)) => {
-                set_headers(headers, self.limit, self.policy, remaining, reset);
-            }
-            None => set_policy_header(headers, self.limit, self.policy),
+    pub fn apply(self, headers: &mut HeaderMap) {
+        headers.insert(RATELIMIT_POLICY, self.policy);
+        if let Some((remaining, reset)) = self.shared {
+            headers.insert(RATELIMIT, state_value(self.limit, remaining, reset));
         }
     }
 }
@@ -93,7 +93,7 @@ pub async fn check(
     };
     let admitted = Admitted {
         limit,
-        policy,
+        policy: limiter.policy_header(limit),
         shared,
     };
     Ok((request, Some(admitted)))
@@ -113,16 +113,27 @@ pub fn rejection(limit: Limit, policy: Policy, retry_after: Duration) -> Respons
     response
 }
 
-fn set_policy_header(headers: &mut HeaderMap, limit: Limit, policy: Policy) {
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// `"name";q=limit;w=window`: the `RateLimit-Policy` field of `limit`.
+pub fn policy_value(limit: Limit, policy: Policy) -> HeaderValue {
     let value = format!(
         "\"{}\";q={};w={}",
         limit.name(),
         policy.limit,
         policy.window.as_secs()
     );
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert("ratelimit-policy", value);
-    }
+    HeaderValue::from_maybe_shared(Bytes::from(value))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// `"name";r=remaining;t=reset`: the `RateLimit` field.
+fn state_value(limit: Limit, remaining: u32, reset: Duration) -> HeaderValue {
+    let reset = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    let value = format!("\"{}\";r={remaining};t={reset}", limit.name());
+    HeaderValue::from_maybe_shared(Bytes::from(value))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 fn set_headers(
@@ -132,12 +143,8 @@ fn set_headers(
     remaining: u32,
     reset: Duration,
 ) {
-    set_policy_header(headers, limit, policy);
-    let reset = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
-    let value = format!("\"{}\";r={remaining};t={reset}", limit.name());
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert("ratelimit", value);
-    }
+    headers.insert(RATELIMIT_POLICY, policy_value(limit, policy));
+    headers.insert(RATELIMIT, state_value(limit, remaining, reset));
 }
 
 /// The per-address limit of mail-sending routes (codes, resets,

@@ -27,6 +27,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
@@ -66,6 +67,8 @@ pub struct RateLimiter {
     redis: RedisClient,
     gcra: Gcra,
     local: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
+    /// `RateLimit-Policy` of each limit, in `Limit::ALL` order.
+    policy_headers: Vec<HeaderValue>,
     metrics: Arc<Metrics>,
 }
 
@@ -84,17 +87,30 @@ impl RateLimiter {
                 (limit.name(), DefaultKeyedRateLimiter::keyed(quota))
             })
             .collect();
+        let policy_headers = Limit::ALL
+            .iter()
+            .map(|limit| layer::policy_value(*limit, limit.policy(&settings)))
+            .collect();
         Self {
             settings,
             redis,
             gcra: Gcra::default(),
             local,
+            policy_headers,
             metrics,
         }
     }
 
     pub fn settings(&self) -> &RateLimitSettings {
         &self.settings
+    }
+
+    /// The `RateLimit-Policy` field of `limit`.
+    pub fn policy_header(&self, limit: Limit) -> HeaderValue {
+        let index = Limit::ALL.iter().position(|each| *each == limit);
+        index
+            .and_then(|index| self.policy_headers.get(index).cloned())
+            .unwrap_or_else(|| layer::policy_value(limit, limit.policy(&self.settings)))
     }
 
     /// Counts one request of `subject` against `limit`.

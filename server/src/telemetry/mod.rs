@@ -1,5 +1,8 @@
-//! Logging: JSON lines in production, a readable format in development.
-//! Never put a password, token, code or full email address in a field.
+//! Logging: JSON lines in production (`json_lines.rs`), a readable format
+//! in development. Never put a password, token, code or full email address
+//! in a field.
+
+mod json_lines;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -19,11 +22,7 @@ where
         .with_env_filter(filter)
         .with_writer(sink);
     let result = match settings.format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .try_init(),
+        LogFormat::Json => builder.event_format(json_lines::JsonLines).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
     result.map_err(|error| anyhow::anyhow!("cannot install the logger: {error}"))
