@@ -90,6 +90,14 @@ impl SessionQuery {
             Self::Email(text) | Self::UserId(text) => text,
         }
     }
+
+    /// What is searched by, in words: `email` or `user id`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::UserId(_) => "user id",
+        }
+    }
 }
 
 fn is_uuid(text: &str) -> bool {

@@ -250,7 +250,10 @@ fn a_failed_revocation_is_an_error_never_a_success() {
             "revoking session s1 failed: server error 500: boom (internal_error; request id r1)",
         ),
         (
-            AdminError::NotFound("gone".into()),
+            AdminError::NotFound {
+                detail: "gone".into(),
+                code: "not_found".into(),
+            },
             "session s1 was already gone (404)",
         ),
     ];
@@ -887,17 +890,55 @@ fn disabling_and_enabling_a_user_ask_first_and_are_refused_in_read_only() {
 }
 
 #[test]
-fn an_unknown_email_is_no_such_user_not_an_empty_list() {
-    let mut app = with_sessions(logged_in_app(), vec![]);
-    app.update(key('/'));
-    app.update(code(KeyCode::Enter));
-    app.update(Event::Admin(AdminEvent::Sessions {
-        query: SessionQuery::Email("alice@example.com".into()),
-        result: Err(AdminError::NoSuchUser("alice@example.com".into())),
-    }));
-    let error = app.sessions.error.clone().unwrap();
-    assert!(error.contains("no such user"), "{error}");
-    assert!(app.status.as_ref().unwrap().text.contains("no such user"));
+fn an_unknown_email_or_user_id_is_no_such_user_not_an_empty_list() {
+    let id = "7c1d2f3a-0000-4000-8000-000000000001";
+    for (typed, query, said) in [
+        (
+            "alice@example.com",
+            SessionQuery::Email("alice@example.com".into()),
+            "no such user: no account has the email alice@example.com",
+        ),
+        (
+            id,
+            SessionQuery::UserId(id.into()),
+            "no such user: no account has the user id 7c1d2f3a-0000-4000-8000-000000000001",
+        ),
+    ] {
+        let mut app = logged_in_app();
+        app.update(key('/'));
+        type_text(&mut app, typed);
+        assert_eq!(
+            app.update(code(KeyCode::Enter)),
+            Some(Command::FindSessions {
+                target: T0,
+                query: query.clone()
+            })
+        );
+        // The server's 404 `user_not_found`, as the client maps it.
+        let answer = AdminError::from_status(
+            404,
+            Some(&contract::api::Problem {
+                type_: "urn:tenk:problem:user_not_found".into(),
+                title: "Not Found".into(),
+                status: 404,
+                detail: Some("no account has this id".into()),
+                code: "user_not_found".into(),
+                request_id: "r1".into(),
+                errors: Vec::new(),
+            }),
+            None,
+        )
+        .of_search(&query);
+        app.update(Event::Admin(AdminEvent::Sessions {
+            query,
+            result: Err(answer),
+        }));
+        assert_eq!(app.sessions.error.as_deref(), Some(said));
+        let status = &app.status.as_ref().unwrap().text;
+        assert!(status.contains(said), "{status}");
+        assert!(!status.contains("no live sessions"), "{status}");
+        assert!(app.sessions.sessions.is_empty());
+    }
 }
 
 #[test]

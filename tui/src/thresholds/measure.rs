@@ -27,7 +27,7 @@ pub enum Measure {
 
 impl Measure {
     /// The measure of a threshold of `alerts/thresholds.toml`, by its name
-    /// (DESIGN.md's table). The latency quantile is read from the expression.
+    /// (its table name). The latency quantile is read from the expression.
     pub fn for_threshold(name: &str, expr: &str) -> Option<Self> {
         match name {
             "HighLatency" => Some(Self::LatencyQuantile(quantile_of(expr)?)),
