@@ -143,7 +143,7 @@ impl App {
         let targets = config
             .targets
             .iter()
-            .map(|url| Target::new(url, keep))
+            .map(|url| Target::new(url, keep, config.interval))
             .collect();
         let auth = if config.admin_token_from_env {
             AdminAuth::LoggedIn {
