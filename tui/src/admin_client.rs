@@ -357,7 +357,11 @@ impl AdminClient {
     /// Runs one command and returns the event that answers it.
     pub async fn execute(&self, command: Command) -> Option<Event> {
         let event = match command {
-            Command::Quit | Command::PollNow | Command::Copy(_) | Command::Silence { .. } => {
+            Command::Quit
+            | Command::PollNow
+            | Command::Copy(_)
+            | Command::Silence { .. }
+            | Command::FleetRoutes { .. } => {
                 return None;
             }
             Command::Login {

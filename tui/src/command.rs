@@ -16,6 +16,11 @@ pub enum Command {
         labels: std::collections::BTreeMap<String, String>,
         duration: std::time::Duration,
     },
+    /// Fleet mode: ask Prometheus for the per-route breakdown of this
+    /// instance (its `instance` label).
+    FleetRoutes {
+        instance: String,
+    },
     /// Put this text on the clipboard of the operator's terminal (OSC 52,
     /// which works over ssh).
     Copy(String),
