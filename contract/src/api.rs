@@ -33,6 +33,15 @@ pub struct FieldError {
 /// The media type of [`Problem`] bodies.
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// The [`Problem::code`]s a client acts on, spelled once for the server and
+/// its clients.
+pub mod problem_code {
+    /// 404 from the admin session search (`GET /api/admin/sessions`): the
+    /// `email` or `user_id` names no account. An account without live
+    /// sessions is a 200 with an empty list.
+    pub const USER_NOT_FOUND: &str = "user_not_found";
+}
+
 /// A user's public profile. Never carries the password hash.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

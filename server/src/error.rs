@@ -27,6 +27,13 @@ pub enum ApiError {
     EmailNotVerified,
     #[error("not found")]
     NotFound,
+    /// A 404 with its own code, when the client must tell what is missing
+    /// (`user_not_found`: the session search named no account).
+    #[error("{detail}")]
+    Missing {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("{detail}")]
@@ -74,7 +81,7 @@ impl ApiError {
         match self {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::NotFound | Self::Missing { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -96,6 +103,7 @@ impl ApiError {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::BadRequest { code, .. }
+            | Self::Missing { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. } => code,
             Self::Validation(_) => "validation_failed",
@@ -264,6 +272,7 @@ impl ApiError {
             Self::Forbidden => Self::Forbidden,
             Self::EmailNotVerified => Self::EmailNotVerified,
             Self::NotFound => Self::NotFound,
+            Self::Missing { code, detail } => Self::Missing { code, detail },
             Self::MethodNotAllowed => Self::MethodNotAllowed,
             Self::BadRequest { code, detail } => Self::BadRequest {
                 code,

@@ -8,13 +8,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use contract::api::{
-    AuditPage, Problem, RevokeSessionsResponse, SessionSummary, TokenResponse, UserPage,
-    UserProfile,
+    AuditPage, Problem, RevokeSessionsResponse, SessionSummary, TokenResponse, UserProfile,
 };
-
-/// Pages of `/api/admin/users` read to tell an unknown email from a user
-/// without sessions.
-const MAX_USER_PAGES: usize = 4;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -268,7 +263,9 @@ impl AdminClient {
     /// The live sessions of one user.
     ///
     /// # Errors
-    /// See [`AdminError`].
+    /// [`AdminError::NoSuchUser`] when no account has the email or id
+    /// (the server's 404 `user_not_found`; an account without sessions is
+    /// an empty list); see [`AdminError`].
     pub async fn find_sessions(
         &self,
         target: usize,
@@ -282,44 +279,9 @@ impl AdminClient {
             .http
             .get(self.url(target, "/api/admin/sessions")?)
             .query(&[(key, value)]);
-        let sessions: Vec<SessionSummary> = self.send(request, true, Self::json).await?;
-        if let SessionQuery::Email(email) = query
-            && sessions.is_empty()
-            && !self.user_exists(target, email).await?
-        {
-            return Err(AdminError::NoSuchUser(email.clone()));
-        }
-        Ok(sessions)
-    }
-
-    /// Whether an account has this email (the sessions search answers an
-    /// empty list for an unknown email and for a user without sessions
-    /// alike). Looks at the first pages of `/api/admin/users?query=`.
-    async fn user_exists(&self, target: usize, email: &str) -> Result<bool, AdminError> {
-        let mut cursor: Option<String> = None;
-        for _ in 0..MAX_USER_PAGES {
-            let mut request = self
-                .http
-                .get(self.url(target, "/api/admin/users")?)
-                .query(&[("query", email)]);
-            if let Some(cursor) = &cursor {
-                request = request.query(&[("cursor", cursor)]);
-            }
-            let page: UserPage = self.send(request, true, Self::json).await?;
-            if page
-                .items
-                .iter()
-                .any(|user| user.email.eq_ignore_ascii_case(email))
-            {
-                return Ok(true);
-            }
-            match page.next_cursor {
-                Some(next) => cursor = Some(next),
-                None => return Ok(false),
-            }
-        }
-        // Too many look-alikes to tell: say nothing wrong.
-        Ok(true)
+        self.send(request, true, Self::json)
+            .await
+            .map_err(|error| error.of_search(query))
     }
 
     /// Runs a confirmed action: ends sessions (the number that ended), or
@@ -395,7 +357,11 @@ impl AdminClient {
     /// Runs one command and returns the event that answers it.
     pub async fn execute(&self, command: Command) -> Option<Event> {
         let event = match command {
-            Command::Quit | Command::PollNow | Command::Copy(_) | Command::Silence { .. } => {
+            Command::Quit
+            | Command::PollNow
+            | Command::Copy(_)
+            | Command::Silence { .. }
+            | Command::FleetRoutes { .. } => {
                 return None;
             }
             Command::Login {

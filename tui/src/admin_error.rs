@@ -1,10 +1,13 @@
 //! Why an admin API call failed, in the words the operator needs: a 401
-//! means "log in again", a 403 "this account is not an admin", a 5xx names
-//! the server's problem and its request id.
+//! means "log in again", a 403 "this account is not an admin", a search for
+//! an account that does not exist "no such user", a 5xx names the server's
+//! problem and its request id.
 
 use std::time::Duration;
 
-use contract::api::Problem;
+use contract::api::{Problem, problem_code};
+
+use crate::command::SessionQuery;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AdminError {
@@ -17,12 +20,14 @@ pub enum AdminError {
     /// that session was logged out again).
     #[error("this account is not an admin (role {role}): log in with an admin account")]
     NotAdmin { role: String },
-    #[error("404 not found: {0}")]
-    NotFound(String),
-    /// The sessions search found no account with this email (distinct from
-    /// an account without sessions).
-    #[error("no such user: no account has the email {0}")]
-    NoSuchUser(String),
+    /// `code`: the problem's (`not_found`, `user_not_found`), empty
+    /// without a problem body.
+    #[error("404 not found: {detail}")]
+    NotFound { detail: String, code: String },
+    /// The sessions search named no account (404 `user_not_found`),
+    /// distinct from an account without sessions (an empty list).
+    #[error("no such user: no account has the {} {}", .0.kind(), .0.text())]
+    NoSuchUser(SessionQuery),
     #[error("429 too many requests: retry in {}s", .retry_after.as_secs())]
     RateLimited { retry_after: Duration },
     /// Wrong email, password or code at login (the server does not say which).
@@ -55,16 +60,30 @@ impl AdminError {
         match status {
             401 => Self::Unauthorized,
             403 => Self::Forbidden,
-            404 => Self::NotFound(
-                problem
+            404 => Self::NotFound {
+                detail: problem
                     .and_then(|p| p.detail.clone())
                     .unwrap_or_else(|| "gone".into()),
-            ),
+                code: problem.map(|p| p.code.clone()).unwrap_or_default(),
+            },
             429 => Self::RateLimited {
                 retry_after: retry_after.unwrap_or(Duration::from_secs(1)),
             },
             500..=599 => Self::Server { status, detail },
             _ => Self::Rejected { status, detail },
+        }
+    }
+
+    /// The error of a session search for `query`: the server's 404
+    /// `user_not_found` says no account is what was searched for. Any other
+    /// 404 (a proxy, a wrong base URL) stays what it is.
+    #[must_use]
+    pub fn of_search(self, query: &SessionQuery) -> Self {
+        match self {
+            Self::NotFound { code, .. } if code == problem_code::USER_NOT_FOUND => {
+                Self::NoSuchUser(query.clone())
+            }
+            other => other,
         }
     }
 }
@@ -108,5 +127,34 @@ mod tests {
             AdminError::from_status(422, Some(&problem(422, "invalid")), None),
             AdminError::Rejected { status: 422, .. }
         ));
+    }
+
+    #[test]
+    fn a_search_for_no_account_is_no_such_user_whether_by_email_or_by_id() {
+        let email = SessionQuery::Email("nobody@example.com".into());
+        let id = SessionQuery::UserId("7c1d2f3a-0000-4000-8000-000000000001".into());
+        let answer = || AdminError::from_status(404, Some(&problem(404, "user_not_found")), None);
+        assert_eq!(
+            answer().of_search(&email).to_string(),
+            "no such user: no account has the email nobody@example.com"
+        );
+        assert_eq!(
+            answer().of_search(&id).to_string(),
+            "no such user: no account has the user id 7c1d2f3a-0000-4000-8000-000000000001"
+        );
+        // A 404 that is not the server's answer about the account.
+        for other in [
+            AdminError::from_status(404, Some(&problem(404, "not_found")), None),
+            AdminError::from_status(404, None, None),
+        ] {
+            assert!(
+                matches!(other.clone().of_search(&id), AdminError::NotFound { .. }),
+                "{other:?}"
+            );
+        }
+        assert_eq!(
+            AdminError::Forbidden.of_search(&email),
+            AdminError::Forbidden
+        );
     }
 }

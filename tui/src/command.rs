@@ -16,6 +16,11 @@ pub enum Command {
         labels: std::collections::BTreeMap<String, String>,
         duration: std::time::Duration,
     },
+    /// Fleet mode: ask Prometheus for the per-route breakdown of this
+    /// instance (its `instance` label).
+    FleetRoutes {
+        instance: String,
+    },
     /// Put this text on the clipboard of the operator's terminal (OSC 52,
     /// which works over ssh).
     Copy(String),
@@ -88,6 +93,14 @@ impl SessionQuery {
     pub fn text(&self) -> &str {
         match self {
             Self::Email(text) | Self::UserId(text) => text,
+        }
+    }
+
+    /// What is searched by, in words: `email` or `user id`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "email",
+            Self::UserId(_) => "user id",
         }
     }
 }

@@ -10,7 +10,7 @@ use crossterm::event::KeyEvent;
 
 use crate::admin_error::AdminError;
 use crate::command::{AdminAction, SessionQuery};
-use crate::fleet::FleetSnapshot;
+use crate::fleet::{FleetRoutes, FleetSnapshot};
 use crate::prom::Snapshot;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,8 @@ pub enum Event {
     Admin(AdminEvent),
     /// Fleet mode: one look at the fleet from Prometheus (and Alertmanager).
     Fleet(Result<Box<FleetSnapshot>, String>),
+    /// Fleet mode: the per-route breakdown of one instance (`b`).
+    FleetRoutes(Box<FleetRoutes>),
     /// Fleet mode: the answer to a silence (its id, or why it failed).
     Silenced(Result<String, String>),
 }

@@ -1,7 +1,7 @@
 //! The interactive run: the terminal, the tasks (one poller per target, the
 //! clock, the keyboard, SIGTERM) sending events into one channel, and the
 //! loop that feeds them to [`App::update`], runs the commands it returns
-//! (admin calls, waking every poller at once),
+//! (admin calls, waking every poller at once, fleet queries),
 //! and draws at most once per frame. The terminal is restored on every way
 //! out: quitting, an error, a panic (ratatui's hook), SIGTERM.
 
@@ -232,6 +232,16 @@ async fn event_loop(
                     let events = outside.events.clone();
                     tasks.spawn(async move {
                         let answer = fleet.silence(labels, duration).await;
+                        let _ = events.send(answer).await;
+                    });
+                }
+                Some(Command::FleetRoutes { instance }) => {
+                    let Some(fleet) = outside.fleet.cloned() else {
+                        continue;
+                    };
+                    let events = outside.events.clone();
+                    tasks.spawn(async move {
+                        let answer = fleet.routes(instance).await;
                         let _ = events.send(answer).await;
                     });
                 }

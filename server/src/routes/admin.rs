@@ -62,8 +62,7 @@ async fn begin(state: &AppState) -> Result<Transaction<'static, Postgres>, ApiEr
     Ok(state.db.writer()?.begin().await?)
 }
 
-/// Whose sessions: `user_id` wins over `email`; with neither, or with an
-/// address no account has, no account is selected and the list is empty.
+/// Whose sessions: `user_id` wins over `email`. One of them is needed.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SessionQuery {
@@ -73,36 +72,79 @@ pub struct SessionQuery {
     pub user_id: Option<Uuid>,
 }
 
-/// A user's live sessions, found by user id or email; empty when neither
-/// names an account.
+/// 400 for a session search that names nobody.
+const FILTER_REQUIRED: &str = "email_or_user_id_required";
+
+/// The account a session search names.
+enum Whom<'a> {
+    Id(Uuid),
+    Email(&'a str),
+}
+
+/// A user's live sessions, found by user id or email. A search for an
+/// account that does not exist is a 404 `user_not_found`, so an operator can
+/// tell a mistyped address from an account without sessions (an empty
+/// list); either way the search is audited.
 #[utoipa::path(get, path = "/api/admin/sessions", tag = "admin", security(("bearer" = [])),
     params(SessionQuery),
-    responses((status = 200, body = Vec<SessionSummary>), (status = 403, body = contract::api::Problem)))]
+    responses((status = 200, body = Vec<SessionSummary>),
+        (status = 400, description = "Neither `email` nor `user_id` given (`email_or_user_id_required`)", body = contract::api::Problem),
+        (status = 403, body = contract::api::Problem),
+        (status = 404, description = "No account has this `email` or `user_id` (`user_not_found`)", body = contract::api::Problem)))]
 pub async fn find_sessions(
     State(state): State<AppState>,
     admin: AdminUser,
     client: ClientInfo,
     AppQuery(query): AppQuery<SessionQuery>,
 ) -> Result<AppJson<Vec<SessionSummary>>, ApiError> {
-    let user_id = match (query.user_id, query.email) {
-        (Some(user_id), _) => Some(user_id),
-        (None, Some(email)) => {
-            // A search, not an address to mail: any text, matched exactly.
-            reject_nul("email", &email)?;
-            crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
-                .bind(email.trim())
-                .fetch_optional(state.db.writer()?)
-                .await?
+    if let Some(email) = query.email.as_deref() {
+        // A search, not an address to mail: any text, matched exactly.
+        reject_nul("email", email)?;
+    }
+    let whom = match (query.user_id, query.email.as_deref()) {
+        (Some(user_id), _) => Whom::Id(user_id),
+        (None, Some(email)) => Whom::Email(email.trim()),
+        // Not a search: refused before anything is written.
+        (None, None) => {
+            return Err(ApiError::BadRequest {
+                code: FILTER_REQUIRED,
+                detail: "give email or user_id".into(),
+            });
         }
-        (None, None) => None,
     };
     let mut tx = begin(&state).await?;
-    let target = user_id.map_or_else(|| "user:none".to_string(), |id| format!("user:{id}"));
-    audit(&mut tx, &admin, &client, "sessions.search", &target).await?;
-    let sessions = match user_id {
-        Some(user_id) => state.sessions.list(user_id).await?,
-        None => Vec::new(),
+    let (found, unknown): (Option<Uuid>, &'static str) = match whom {
+        Whom::Id(user_id) => (
+            crate::db::query_scalar("select user_id from users where user_id = $1")
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?,
+            "no account has this id",
+        ),
+        Whom::Email(email) => (
+            crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
+                .bind(email)
+                .fetch_optional(&mut *tx)
+                .await?,
+            "no account has this email",
+        ),
     };
+    // The id searched for, even when it names nobody; an unknown email is
+    // not written down.
+    let target = match found.or(query.user_id) {
+        Some(id) => format!("user:{id}"),
+        None => "user:none".to_string(),
+    };
+    audit(&mut tx, &admin, &client, "sessions.search", &target).await?;
+    let Some(user_id) = found else {
+        // The search is audited even though it found nobody.
+        tx.commit().await?;
+        return Err(ApiError::Missing {
+            code: contract::api::problem_code::USER_NOT_FOUND,
+            detail: unknown,
+        });
+    };
+    let sessions = state.sessions.list(user_id).await?;
     tx.commit().await?;
     Ok(AppJson(
         sessions

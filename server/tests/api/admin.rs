@@ -1,6 +1,6 @@
 //! The admin API: role checks, revocation, disable, lists and the audit log.
 
-use contract::api::{AuditPage, RevokeSessionsResponse, SessionSummary, UserPage};
+use contract::api::{AuditPage, Problem, RevokeSessionsResponse, SessionSummary, UserPage};
 
 use crate::helpers::{TestApp, TestDb, captured_logs};
 
@@ -292,4 +292,109 @@ async fn the_user_list_searches_and_paginates_with_a_cursor() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 422);
+}
+
+/// The audit rows of `sessions.search`, newest first, as (target, actor).
+async fn searches(db: &TestDb) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "select target, actor_id::text from audit_log where action = 'sessions.search' \
+         order by audit_id desc",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_search_for_an_account_that_does_not_exist_is_a_404_user_not_found() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let admin = app.new_admin().await;
+
+    let by_email = app
+        .get("/api/admin/sessions?email=nobody-here@example.com")
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_email.status(), 404);
+    assert_eq!(
+        by_email.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Problem = by_email.json().await.unwrap();
+    assert_eq!(problem.code, "user_not_found");
+    assert_eq!(problem.detail.as_deref(), Some("no account has this email"));
+
+    let nobody = uuid::Uuid::new_v4();
+    let by_id = app
+        .get(&format!("/api/admin/sessions?user_id={nobody}"))
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_id.status(), 404);
+    let problem: Problem = by_id.json().await.unwrap();
+    assert_eq!(problem.code, "user_not_found");
+    assert_eq!(problem.detail.as_deref(), Some("no account has this id"));
+
+    // Both searches are audited, the id searched for included.
+    assert_eq!(
+        searches(&db).await,
+        vec![
+            (format!("user:{nobody}"), admin.user_id.clone()),
+            ("user:none".to_string(), admin.user_id.clone()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_sessions_is_an_empty_list_not_a_404() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let admin = app.new_admin().await;
+    let email = crate::helpers::unique_email("sessionless");
+    let registered = app.register(&email, crate::helpers::PASSWORD).await;
+    assert_eq!(registered.status(), 201);
+    let profile: contract::api::UserProfile = registered.json().await.unwrap();
+
+    for query in [
+        format!("email={}", email.to_uppercase()),
+        format!("user_id={}", profile.id),
+    ] {
+        let response = app
+            .get(&format!("/api/admin/sessions?{query}"))
+            .bearer_auth(admin.token())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{query}");
+        let sessions: Vec<SessionSummary> = response.json().await.unwrap();
+        assert!(sessions.is_empty(), "{query}: {sessions:?}");
+    }
+    let target = format!("user:{}", profile.id);
+    assert_eq!(
+        searches(&db).await,
+        vec![
+            (target.clone(), admin.user_id.clone()),
+            (target, admin.user_id.clone()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_search_naming_nobody_is_a_400_and_not_audited() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let admin = app.new_admin().await;
+    let response = app
+        .get("/api/admin/sessions")
+        .bearer_auth(admin.token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let problem: Problem = response.json().await.unwrap();
+    assert_eq!(problem.code, "email_or_user_id_required");
+    assert!(searches(&db).await.is_empty());
 }

@@ -168,7 +168,7 @@ fn on_revoked(
             };
             app.set_status(StatusKind::Success, text);
         }
-        Err(AdminError::NotFound(_)) => {
+        Err(AdminError::NotFound { .. }) => {
             app.set_status(
                 StatusKind::Error,
                 format!("{described} was already gone (404)"),

@@ -1,10 +1,11 @@
 //! Fleet mode's state: the latest look at the fleet from Prometheus (and
-//! Alertmanager), the alert selected on the Alerts screen, and the silence
+//! Alertmanager), the instance selected on the Overview and its per-route
+//! breakdown, the alert selected on the Alerts screen, and the silence
 //! being typed for it.
 
 use std::collections::BTreeMap;
 
-use crate::fleet::FleetSnapshot;
+use crate::fleet::{FleetRoutes, FleetSnapshot};
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FleetView {
@@ -15,6 +16,9 @@ pub struct FleetView {
     pub error: Option<String>,
     pub selected_alert: usize,
     pub selected_instance: usize,
+    /// The per-route breakdown last received (`b`), for the instance it
+    /// names: only the selected instance's is kept.
+    pub routes: Option<FleetRoutes>,
 }
 
 /// The duration being typed before silencing one alert (`S`).
@@ -48,6 +52,32 @@ impl FleetView {
         self.selected_alert = self.selected_alert.min(alerts.saturating_sub(1));
         let instances = self.snapshot.as_ref().map_or(0, |s| s.instances.len());
         self.selected_instance = self.selected_instance.min(instances.saturating_sub(1));
+    }
+
+    /// The `instance` label of the selected instance.
+    pub fn selected_instance_name(&self) -> Option<&str> {
+        let snapshot = self.snapshot.as_ref()?;
+        Some(
+            snapshot
+                .instances
+                .get(self.selected_instance)?
+                .name
+                .as_str(),
+        )
+    }
+
+    /// The per-route breakdown of the selected instance, if it came.
+    pub fn selected_routes(&self) -> Option<&FleetRoutes> {
+        let routes = self.routes.as_ref()?;
+        (Some(routes.instance.as_str()) == self.selected_instance_name()).then_some(routes)
+    }
+
+    /// A breakdown arrived: kept when it is the selected instance's (an
+    /// answer for an instance the operator moved away from is dropped).
+    pub fn on_routes(&mut self, routes: FleetRoutes) {
+        if Some(routes.instance.as_str()) == self.selected_instance_name() {
+            self.routes = Some(routes);
+        }
     }
 
     /// The labels of the selected alert, to silence it.

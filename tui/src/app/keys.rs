@@ -125,22 +125,16 @@ fn on_screen_key(app: &mut App, key: KeyEvent) -> Option<Command> {
         }
         KeyCode::Char('c') => copy_selected(app),
         KeyCode::Char('S') if app.screen == Screen::Alerts => ask_silence(app),
-        KeyCode::Char('b') if app.screen == Screen::Overview && app.fleet.is_some() => {
-            app.set_status(
-                StatusKind::Info,
-                "the per-route breakdown needs direct polling (--target), not --prometheus",
-            );
-            None
-        }
         KeyCode::Char('b') if app.screen == Screen::Overview => {
             app.show_routes = !app.show_routes;
-            let text = if app.show_routes {
-                "details: per route, worst first (b: back to the numbers)"
-            } else {
-                "details: the instance's numbers (b: per route)"
+            let text = match (app.show_routes, app.fleet.is_some()) {
+                (true, false) => "details: per route, worst first (b: back to the numbers)",
+                (true, true) => "per route from Prometheus, worst first (b: hide)",
+                (false, false) => "details: the instance's numbers (b: per route)",
+                (false, true) => "per route hidden (b: show)",
             };
             app.set_status(StatusKind::Info, text);
-            None
+            app.fleet_routes_command()
         }
         KeyCode::Char('/') => {
             app.screen = Screen::Sessions;
@@ -212,8 +206,12 @@ fn move_selection(app: &mut App, step: Move) -> Option<Command> {
         let instances = fleet.instance_count();
         match app.screen {
             Screen::Overview => {
-                fleet.selected_instance = moved(fleet.selected_instance, instances, step);
-                return None;
+                let before = fleet.selected_instance;
+                fleet.selected_instance = moved(before, instances, step);
+                if fleet.selected_instance == before {
+                    return None;
+                }
+                return app.fleet_routes_command();
             }
             Screen::Alerts => {
                 fleet.selected_alert = moved(fleet.selected_alert, alerts, step);

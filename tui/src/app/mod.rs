@@ -119,7 +119,8 @@ pub struct App {
     pub targets: Vec<Target>,
     pub alerts: AlertBoard,
     pub overview_selected: usize,
-    /// The Overview's details show the selected instance's routes (`b`).
+    /// The Overview's details show the selected instance's routes (`b`);
+    /// in fleet mode, from Prometheus.
     pub show_routes: bool,
     pub alerts_selected: usize,
     pub sessions: SessionsScreen,
@@ -143,7 +144,7 @@ impl App {
         let targets = config
             .targets
             .iter()
-            .map(|url| Target::new(url, keep))
+            .map(|url| Target::new(url, keep, config.interval))
             .collect();
         let auth = if config.admin_token_from_env {
             AdminAuth::LoggedIn {
@@ -208,8 +209,20 @@ impl App {
             }
             Event::Admin(event) => admin::on_admin_event(self, event),
             Event::Fleet(result) => {
+                let answered = result.is_ok();
                 if let Some(fleet) = &mut self.fleet {
                     fleet.on_snapshot(result);
+                }
+                // The breakdown on screen follows the fleet's pace.
+                if answered {
+                    self.fleet_routes_command()
+                } else {
+                    None
+                }
+            }
+            Event::FleetRoutes(routes) => {
+                if let Some(fleet) = &mut self.fleet {
+                    fleet.on_routes(*routes);
                 }
                 None
             }
@@ -308,6 +321,18 @@ impl App {
                 }
             })
             .collect()
+    }
+
+    /// Fleet mode, with the per-route breakdown on the Overview: ask
+    /// Prometheus for the selected instance's.
+    fn fleet_routes_command(&self) -> Option<Command> {
+        if !self.show_routes || self.screen != Screen::Overview {
+            return None;
+        }
+        let instance = self.fleet.as_ref()?.selected_instance_name()?;
+        Some(Command::FleetRoutes {
+            instance: instance.to_string(),
+        })
     }
 
     /// The filter and sort of the current screen's list, if it has one.

@@ -1,6 +1,7 @@
 //! What the cockpit knows about one instance: its latest scrape, the
 //! intervals between scrapes (for rates over the rules' windows), its
-//! health, the history behind its sparklines (a failed poll is a gap), and
+//! health, the history behind its sparklines (one point per polling
+//! interval; an outage is a gap as wide as the intervals it lasted), and
 //! whether it answers: up, STALE (no answer for three intervals) or DOWN.
 
 use std::collections::VecDeque;
@@ -29,14 +30,18 @@ pub struct Target {
     intervals: VecDeque<Interval>,
     /// How much interval history to keep (the longest rule window).
     keep: Duration,
+    /// The polling interval: one history point stands for one.
+    interval: Duration,
+    /// The time the newest history point stands for.
+    history_until: Option<SystemTime>,
     pub health: Option<DetailedHealth>,
     pub health_error: Option<String>,
     pub last_seen: Option<SystemTime>,
     pub failure: Option<Failure>,
-    /// Requests per second, one point per scrape; NaN for a failed poll
-    /// (a gap in the sparkline).
+    /// Requests per second, one point per polling interval; NaN for each
+    /// interval in which it did not answer (a gap in the sparkline).
     pub history_rps: VecDeque<f64>,
-    /// p95 latency in seconds, one point per scrape; NaN for a failed poll.
+    /// p95 latency in seconds, as `history_rps`.
     pub history_p95: VecDeque<f64>,
 }
 
@@ -74,7 +79,9 @@ pub fn instance_name(url: &str) -> String {
 }
 
 impl Target {
-    pub fn new(url: &str, keep: Duration) -> Self {
+    /// `keep`: how much interval history the rules need; `interval`: the
+    /// polling interval (the sparklines' unit of time).
+    pub fn new(url: &str, keep: Duration, interval: Duration) -> Self {
         Self {
             url: url.to_string(),
             name: instance_name(url),
@@ -82,6 +89,8 @@ impl Target {
             last: None,
             intervals: VecDeque::new(),
             keep,
+            interval,
+            history_until: None,
             health: None,
             health_error: None,
             last_seen: None,
@@ -105,7 +114,12 @@ impl Target {
         }
         self.last_seen = Some(snapshot.at);
         self.previous = self.last.replace(snapshot);
-        self.failure = None;
+        if self.failure.take().is_some() {
+            // Not answering lasted until now: the intervals between the
+            // last failed poll and this answer are part of the gap.
+            self.gap(self.intervals_since(newest).saturating_sub(1));
+        }
+        self.history_until = Some(newest);
         match health {
             Ok(health) => {
                 self.health = Some(health);
@@ -123,8 +137,20 @@ impl Target {
     }
 
     pub fn on_failure(&mut self, failure: ScrapeFailure) {
-        push(&mut self.history_rps, f64::NAN);
-        push(&mut self.history_p95, f64::NAN);
+        // Failed polls are spaced by the backoff, not the interval: the gap
+        // covers every interval since the newest point, so the x axis of
+        // the sparklines stays time.
+        let intervals = self.intervals_since(failure.at).max(1);
+        self.gap(intervals);
+        // The rounding's remainder carries over to the next poll; a gap
+        // as long as the whole history starts afresh.
+        let advanced = self
+            .history_until
+            .filter(|_| intervals < HISTORY_POINTS)
+            .and_then(|until| {
+                until.checked_add(self.interval.checked_mul(u32::try_from(intervals).ok()?)?)
+            });
+        self.history_until = Some(advanced.unwrap_or(failure.at));
         let previous = self.failure.take();
         self.failure = Some(Failure {
             error: failure.error,
@@ -227,6 +253,34 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Whole polling intervals from the newest history point to `at`,
+    /// rounded (polls jitter around the interval), at most the history's
+    /// length; 0 before the first poll.
+    fn intervals_since(&self, at: SystemTime) -> usize {
+        let Some(until) = self.history_until else {
+            return 0;
+        };
+        let interval = self.interval.as_secs_f64();
+        if interval <= 0.0 {
+            return 1;
+        }
+        let elapsed = at.duration_since(until).unwrap_or_default().as_secs_f64();
+        // Bounded to 0..=HISTORY_POINTS before the cast.
+        (elapsed / interval)
+            .round()
+            .clamp(0.0, HISTORY_POINTS as f64) as usize
+    }
+
+    /// `points` intervals without an answer.
+    fn gap(&mut self, points: usize) {
+        for _ in 0..points.min(HISTORY_POINTS) {
+            push(&mut self.history_rps, f64::NAN);
+            push(&mut self.history_p95, f64::NAN);
+        }
+    }
+}
+
 fn push(history: &mut VecDeque<f64>, value: f64) {
     if history.len() == HISTORY_POINTS {
         history.pop_front();
@@ -256,7 +310,7 @@ mod tests {
 
     #[test]
     fn rates_appear_after_the_second_scrape() {
-        let mut target = Target::new("http://a:1", Duration::from_secs(300));
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), INTERVAL);
         assert_eq!(target.status(fixtures::at(0), INTERVAL), Status::Waiting);
         target.on_scrape(scrape("metrics_busy_1.txt", 0));
         assert_eq!(target.latest().unwrap().rates, None);
@@ -268,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_failure_is_down_with_the_error_last_seen_and_retry() {
-        let mut target = Target::new("http://a:1", Duration::from_secs(300));
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), INTERVAL);
         target.on_scrape(scrape("metrics_busy_1.txt", 0));
         for (at, retry) in [(2, 2), (4, 4)] {
             target.on_failure(ScrapeFailure {
@@ -298,7 +352,7 @@ mod tests {
 
     #[test]
     fn failed_polls_are_gaps_in_the_history() {
-        let mut target = Target::new("http://a:1", Duration::from_secs(300));
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), INTERVAL);
         target.on_scrape(scrape("metrics_busy_1.txt", 0));
         target.on_scrape(scrape("metrics_busy_2.txt", 2));
         target.on_failure(ScrapeFailure {
@@ -311,16 +365,92 @@ mod tests {
         assert!(target.history_p95.back().unwrap().is_nan());
     }
 
+    /// Failed polls at the backoff's pace (1, 1, 2, 4, 5, 5 s, each a bit
+    /// late, as a timeout makes them), `interval` apart before and after.
+    fn outage(target: &mut Target, interval: Duration, late: Duration) {
+        target.on_scrape(scrape("metrics_busy_1.txt", 0));
+        target.on_scrape(scrape("metrics_busy_2.txt", 1));
+        let mut retry = interval;
+        for at in [2, 3, 5, 9, 14, 19] {
+            target.on_failure(ScrapeFailure {
+                at: fixtures::at(at) + late,
+                error: "connection refused".into(),
+                retry_in: retry,
+            });
+            retry = (retry * 2).min(Duration::from_secs(5));
+        }
+        target.on_scrape(scrape("metrics_busy_1.txt", 22));
+    }
+
+    #[test]
+    fn an_outage_is_a_gap_as_wide_as_the_intervals_it_lasted() {
+        let second = Duration::from_secs(1);
+        for late in [Duration::ZERO, Duration::from_millis(300)] {
+            let mut target = Target::new("http://a:1", Duration::from_secs(300), second);
+            outage(&mut target, second, late);
+            // Not answering from 2 s to 21 s: 20 intervals, though only six
+            // polls failed; one point for 1 s before, one for 22 s after.
+            let gaps: Vec<bool> = target.history_rps.iter().map(|v| v.is_nan()).collect();
+            let mut expected = vec![false];
+            expected.extend([true; 20]);
+            expected.push(false);
+            assert_eq!(gaps, expected, "late by {late:?}");
+            assert_eq!(target.history_p95.len(), 22);
+            let line = crate::ui::sparkline::sparkline(
+                &target.history_rps.iter().copied().collect::<Vec<_>>(),
+                22,
+            );
+            assert_eq!(line.chars().filter(|c| *c == ' ').count(), 20, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_gap_is_never_wider_than_the_history() {
+        let second = Duration::from_secs(1);
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), second);
+        target.on_scrape(scrape("metrics_busy_1.txt", 0));
+        target.on_scrape(scrape("metrics_busy_2.txt", 1));
+        target.on_failure(ScrapeFailure {
+            at: fixtures::at(2),
+            error: "connection refused".into(),
+            retry_in: second,
+        });
+        target.on_failure(ScrapeFailure {
+            at: fixtures::at(3_000),
+            error: "connection refused".into(),
+            retry_in: second,
+        });
+        assert_eq!(target.history_rps.len(), HISTORY_POINTS);
+        assert!(target.history_rps.iter().all(|v| v.is_nan()));
+        target.on_scrape(scrape("metrics_busy_1.txt", 6_000));
+        assert_eq!(target.history_rps.len(), HISTORY_POINTS);
+        assert!(!target.history_rps.back().unwrap().is_nan());
+        let blanks = target.history_rps.iter().filter(|v| v.is_nan()).count();
+        assert_eq!(blanks, HISTORY_POINTS - 1);
+    }
+
+    #[test]
+    fn polls_that_answer_are_one_point_each_even_when_late() {
+        let second = Duration::from_secs(1);
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), second);
+        for (i, at) in [0u64, 1, 2, 4, 5].iter().enumerate() {
+            let name = ["metrics_busy_1.txt", "metrics_busy_2.txt"][i % 2];
+            target.on_scrape(scrape(name, *at));
+        }
+        assert_eq!(target.history_rps.len(), 4);
+        assert!(target.history_rps.iter().all(|v| v.is_finite()));
+    }
+
     #[test]
     fn nothing_is_up_or_down_before_the_first_poll_ends() {
-        let target = Target::new("http://a:1", Duration::from_secs(300));
+        let target = Target::new("http://a:1", Duration::from_secs(300), INTERVAL);
         assert_eq!(target.up(fixtures::at(0), INTERVAL), None);
         assert!(!target.is_current(fixtures::at(0), INTERVAL));
     }
 
     #[test]
     fn data_older_than_three_intervals_is_stale() {
-        let mut target = Target::new("http://a:1", Duration::from_secs(300));
+        let mut target = Target::new("http://a:1", Duration::from_secs(300), INTERVAL);
         target.on_scrape(scrape("metrics_busy_1.txt", 0));
         assert!(target.is_current(fixtures::at(6), INTERVAL));
         assert!(!target.data_is_stale(fixtures::at(6), INTERVAL));
@@ -337,7 +467,7 @@ mod tests {
 
     #[test]
     fn windows_use_intervals_within_range_and_old_ones_are_dropped() {
-        let mut target = Target::new("http://a:1", Duration::from_secs(10));
+        let mut target = Target::new("http://a:1", Duration::from_secs(10), INTERVAL);
         for (i, at) in [0u64, 4, 8, 12, 16].iter().enumerate() {
             let name = if i % 2 == 0 {
                 "metrics_busy_1.txt"

@@ -250,7 +250,10 @@ fn a_failed_revocation_is_an_error_never_a_success() {
             "revoking session s1 failed: server error 500: boom (internal_error; request id r1)",
         ),
         (
-            AdminError::NotFound("gone".into()),
+            AdminError::NotFound {
+                detail: "gone".into(),
+                code: "not_found".into(),
+            },
             "session s1 was already gone (404)",
         ),
     ];
@@ -887,17 +890,55 @@ fn disabling_and_enabling_a_user_ask_first_and_are_refused_in_read_only() {
 }
 
 #[test]
-fn an_unknown_email_is_no_such_user_not_an_empty_list() {
-    let mut app = with_sessions(logged_in_app(), vec![]);
-    app.update(key('/'));
-    app.update(code(KeyCode::Enter));
-    app.update(Event::Admin(AdminEvent::Sessions {
-        query: SessionQuery::Email("alice@example.com".into()),
-        result: Err(AdminError::NoSuchUser("alice@example.com".into())),
-    }));
-    let error = app.sessions.error.clone().unwrap();
-    assert!(error.contains("no such user"), "{error}");
-    assert!(app.status.as_ref().unwrap().text.contains("no such user"));
+fn an_unknown_email_or_user_id_is_no_such_user_not_an_empty_list() {
+    let id = "7c1d2f3a-0000-4000-8000-000000000001";
+    for (typed, query, said) in [
+        (
+            "alice@example.com",
+            SessionQuery::Email("alice@example.com".into()),
+            "no such user: no account has the email alice@example.com",
+        ),
+        (
+            id,
+            SessionQuery::UserId(id.into()),
+            "no such user: no account has the user id 7c1d2f3a-0000-4000-8000-000000000001",
+        ),
+    ] {
+        let mut app = logged_in_app();
+        app.update(key('/'));
+        type_text(&mut app, typed);
+        assert_eq!(
+            app.update(code(KeyCode::Enter)),
+            Some(Command::FindSessions {
+                target: T0,
+                query: query.clone()
+            })
+        );
+        // The server's 404 `user_not_found`, as the client maps it.
+        let answer = AdminError::from_status(
+            404,
+            Some(&contract::api::Problem {
+                type_: "urn:tenk:problem:user_not_found".into(),
+                title: "Not Found".into(),
+                status: 404,
+                detail: Some("no account has this id".into()),
+                code: "user_not_found".into(),
+                request_id: "r1".into(),
+                errors: Vec::new(),
+            }),
+            None,
+        )
+        .of_search(&query);
+        app.update(Event::Admin(AdminEvent::Sessions {
+            query,
+            result: Err(answer),
+        }));
+        assert_eq!(app.sessions.error.as_deref(), Some(said));
+        let status = &app.status.as_ref().unwrap().text;
+        assert!(status.contains(said), "{status}");
+        assert!(!status.contains("no live sessions"), "{status}");
+        assert!(app.sessions.sessions.is_empty());
+    }
 }
 
 #[test]
@@ -992,34 +1033,104 @@ fn c_copies_the_full_id_of_the_selected_row_and_says_so() {
     );
 }
 
-#[test]
-fn in_fleet_mode_c_copies_the_discovered_instance_and_b_says_why_not() {
-    use crate::fleet::{FleetInstance, FleetSnapshot};
+fn fleet_instance(name: &str) -> crate::fleet::FleetInstance {
+    crate::fleet::FleetInstance {
+        name: name.into(),
+        up: true,
+        requests_per_second: None,
+        error_ratio: None,
+        p95: None,
+        cpu_ratio: None,
+        memory_ratio: None,
+    }
+}
 
+fn fleet_of(names: &[&str]) -> Event {
+    Event::Fleet(Ok(Box::new(crate::fleet::FleetSnapshot {
+        at: fixtures::at(0),
+        instances: names.iter().map(|n| fleet_instance(n)).collect(),
+        alerts: vec![],
+        alertmanager: None,
+    })))
+}
+
+fn fleet_app_of(names: &[&str]) -> App {
     let mut cfg = config(1, false, true);
     cfg.fleet = Some(("http://p:9090".into(), None));
     let mut app = app_with(cfg);
-    app.update(Event::Fleet(Ok(Box::new(FleetSnapshot {
-        at: fixtures::at(0),
-        instances: vec![FleetInstance {
-            name: "10.1.0.11:8080".into(),
-            up: true,
-            requests_per_second: None,
-            error_ratio: None,
-            p95: None,
-            cpu_ratio: None,
-            memory_ratio: None,
-        }],
-        alerts: vec![],
-        alertmanager: None,
-    }))));
+    app.update(fleet_of(names));
+    app
+}
+
+#[test]
+fn in_fleet_mode_c_copies_the_discovered_instance() {
+    let mut app = fleet_app_of(&["10.1.0.11:8080"]);
     assert_eq!(
         app.update(key('c')),
         Some(Command::Copy("10.1.0.11:8080".into()))
     );
+}
+
+#[test]
+fn in_fleet_mode_b_asks_prometheus_for_the_selected_instances_routes_and_follows_it() {
+    use crate::fleet::FleetRoutes;
+    use crate::numbers::RouteStats;
+
+    let ask = |name: &str| {
+        Some(Command::FleetRoutes {
+            instance: name.into(),
+        })
+    };
+    let mut app = fleet_app_of(&["a:1", "b:1"]);
+    // Off: a new look at the fleet asks for nothing more.
+    assert_eq!(app.update(fleet_of(&["a:1", "b:1"])), None);
+    assert_eq!(app.update(key('b')), ask("a:1"));
+    assert!(app.show_routes);
+    assert!(app.status.as_ref().unwrap().text.contains("per route"));
+    // Each look at the fleet refreshes it; a failed look does not.
+    assert_eq!(app.update(fleet_of(&["a:1", "b:1"])), ask("a:1"));
+    assert_eq!(app.update(Event::Fleet(Err("down".into()))), None);
+    let routes = |instance: &str| {
+        Event::FleetRoutes(Box::new(FleetRoutes {
+            instance: instance.into(),
+            at: fixtures::at(1),
+            result: Ok(vec![RouteStats {
+                method: "GET".into(),
+                route: "/api/health".into(),
+                requests_per_second: 2.0,
+                error_ratio: Some(0.0),
+                p95: Some(0.001),
+            }]),
+        }))
+    };
+    app.update(routes("a:1"));
+    let fleet = app.fleet.as_ref().unwrap();
+    assert_eq!(fleet.selected_routes().unwrap().instance, "a:1");
+    // Moving the selection asks for the next instance's, and an answer
+    // for the one left behind is not shown for it.
+    assert_eq!(app.update(key('j')), ask("b:1"));
+    assert_eq!(app.update(key('j')), None, "already the last one");
+    assert!(app.fleet.as_ref().unwrap().selected_routes().is_none());
+    app.update(routes("a:1"));
+    assert!(app.fleet.as_ref().unwrap().selected_routes().is_none());
+    app.update(routes("b:1"));
+    assert_eq!(
+        app.fleet
+            .as_ref()
+            .unwrap()
+            .selected_routes()
+            .unwrap()
+            .instance,
+        "b:1"
+    );
+    // Elsewhere than the Overview, or with the breakdown off, nothing is asked.
+    app.update(key('2'));
+    assert_eq!(app.update(fleet_of(&["a:1", "b:1"])), None);
+    app.update(key('1'));
     assert_eq!(app.update(key('b')), None);
-    assert!(app.status.as_ref().unwrap().text.contains("direct polling"));
     assert!(!app.show_routes);
+    assert_eq!(app.update(key('k')), None);
+    assert_eq!(app.update(fleet_of(&["a:1", "b:1"])), None);
 }
 
 #[test]

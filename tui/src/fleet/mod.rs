@@ -3,18 +3,21 @@
 //! numbers come from PromQL over the same metrics; the alert states are
 //! Prometheus's own rule evaluation (`/api/v1/alerts`), so the cockpit and
 //! Alertmanager can never disagree. With `--alertmanager URL` the firing
-//! alerts, their silences, and silencing one for a chosen duration.
+//! alerts, their silences, and silencing one for a chosen duration. `b`
+//! asks for the per-route breakdown of the selected instance.
 
 pub mod alertmanager;
 pub mod prometheus;
 pub mod queries;
 pub mod report;
+pub mod routes;
 pub mod snapshot;
 pub mod watch;
 
 pub use alertmanager::{AlertmanagerClient, AmAlert, Silence};
 pub use prometheus::{PromAlert, PrometheusClient};
-pub use queries::FleetQueries;
+pub use queries::{FleetQueries, RouteQueries};
+pub use routes::{FleetRoutes, fetch_routes};
 pub use snapshot::{FleetInstance, FleetSnapshot, fetch_snapshot};
 pub use watch::FleetSources;
 

@@ -1,7 +1,10 @@
 //! The PromQL the fleet view runs, built from the selector that picks the
 //! tenk instances (`job="tenk"` by default): the same metrics and the same
 //! shapes as the rules (`sum by (instance) (rate(...))`,
-//! `histogram_quantile(0.95, sum by (le, instance) (...))`).
+//! `histogram_quantile(0.95, sum by (le, instance) (...))`); and, for the
+//! per-route breakdown of one instance, the same per `(method, route)`.
+
+use contract::metrics;
 
 /// The queries for one selector and rate window.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +15,19 @@ pub struct FleetQueries {
     pub p95: String,
     pub cpu_ratio: String,
     pub memory_ratio: String,
+    /// The matchers without braces, for the per-route queries.
+    selector: String,
+    window: String,
+}
+
+/// The per-route breakdown of one instance (`b` in fleet mode), per
+/// `(method, route)` as direct mode computes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteQueries {
+    pub requests_per_second: String,
+    /// 5xx answers per second (routes without any have no sample).
+    pub errors_per_second: String,
+    pub p95: String,
 }
 
 impl FleetQueries {
@@ -50,8 +66,51 @@ impl FleetQueries {
             memory_ratio: format!(
                 "max by (instance) (process_resident_memory_bytes{all}) / (max by (instance) (tenk_memory_limit_bytes{all}) > 0)"
             ),
+            selector: s.to_string(),
+            window: window.to_string(),
         }
     }
+
+    /// The per-route queries for the instance named `instance` (its
+    /// `instance` label, as the `up` query returned it).
+    pub fn routes(&self, instance: &str) -> RouteQueries {
+        let one = format!("instance=\"{}\"", promql_string(instance));
+        let matchers = |extra: &str| {
+            let all: Vec<&str> = [self.selector.as_str(), one.as_str(), extra]
+                .into_iter()
+                .filter(|m| !m.is_empty())
+                .collect();
+            format!("{{{}}}", all.join(", "))
+        };
+        let (all, errors) = (matchers(""), matchers("status=~\"5..\""));
+        let window = &self.window;
+        let histogram = metrics::HTTP_REQUEST_DURATION;
+        RouteQueries {
+            requests_per_second: format!(
+                "sum by (method, route) (rate({histogram}_count{all}[{window}]))"
+            ),
+            errors_per_second: format!(
+                "sum by (method, route) (rate({histogram}_count{errors}[{window}]))"
+            ),
+            p95: format!(
+                "histogram_quantile(0.95, sum by (le, method, route) (rate({histogram}_bucket{all}[{window}])))"
+            ),
+        }
+    }
+}
+
+/// `text` inside a PromQL double-quoted string.
+fn promql_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -75,5 +134,36 @@ mod tests {
             "up{job=\"api\"}"
         );
         assert_eq!(FleetQueries::new("", "1m").up, "up{}");
+    }
+
+    #[test]
+    fn route_queries_are_scoped_to_one_instance_and_the_rate_window() {
+        let q = FleetQueries::new("job=\"tenk\"", "5m").routes("10.0.0.1:8080");
+        assert_eq!(
+            q.requests_per_second,
+            "sum by (method, route) (rate(http_server_request_duration_seconds_count{job=\"tenk\", instance=\"10.0.0.1:8080\"}[5m]))"
+        );
+        assert_eq!(
+            q.errors_per_second,
+            "sum by (method, route) (rate(http_server_request_duration_seconds_count{job=\"tenk\", instance=\"10.0.0.1:8080\", status=~\"5..\"}[5m]))"
+        );
+        assert_eq!(
+            q.p95,
+            "histogram_quantile(0.95, sum by (le, method, route) (rate(http_server_request_duration_seconds_bucket{job=\"tenk\", instance=\"10.0.0.1:8080\"}[5m])))"
+        );
+        let bare = FleetQueries::new("", "1m").routes("a");
+        assert!(
+            bare.p95.contains("_bucket{instance=\"a\"}[1m]"),
+            "{}",
+            bare.p95
+        );
+        // An instance label cannot end the string it is quoted in.
+        let odd = FleetQueries::new("", "1m").routes("x\"} or vector(1) #\\");
+        assert!(
+            odd.requests_per_second
+                .contains("{instance=\"x\\\"} or vector(1) #\\\\\"}"),
+            "{}",
+            odd.requests_per_second
+        );
     }
 }

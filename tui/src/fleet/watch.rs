@@ -1,5 +1,6 @@
 //! The fleet task: one look at the fleet every interval (or at once when
-//! `poll_now` is notified), sent as [`Event::Fleet`]; and silencing.
+//! `poll_now` is notified), sent as [`Event::Fleet`]; the per-route
+//! breakdown of one instance, when asked; and silencing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use tokio::sync::{Notify, mpsc};
 use super::alertmanager::AlertmanagerClient;
 use super::prometheus::PrometheusClient;
 use super::queries::FleetQueries;
+use super::routes::fetch_routes;
 use super::snapshot::fetch_snapshot;
 use crate::event::Event;
 
@@ -46,6 +48,21 @@ impl FleetSources {
                 () = poll_now.notified() => {}
             }
         }
+    }
+
+    /// The per-route breakdown of `instance`, as an event.
+    pub async fn routes(&self, instance: String) -> Event {
+        let result = fetch_routes(&self.prometheus, &self.queries, &instance)
+            .await
+            .map_err(|e| e.to_string());
+        if let Err(error) = &result {
+            tracing::warn!(error = %error, "per-route query failed");
+        }
+        Event::FleetRoutes(Box::new(super::FleetRoutes {
+            instance,
+            at: std::time::SystemTime::now(),
+            result,
+        }))
     }
 
     /// Silences one alert; the answer as an event. Logged (the cockpit's

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 pub use gauges::{Gauges, Pool};
 pub use interval::{Interval, Rates, is_server_error};
-pub use routes::{RouteStats, route_breakdown};
+pub use routes::{RouteStats, route_breakdown, sort_worst_first};
 
 /// Everything known about one instance (or the total) at one moment: rates
 /// over some window, and the gauges of the latest scrape.

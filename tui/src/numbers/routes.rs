@@ -2,7 +2,8 @@
 //! between two scrapes, the requests per second, the share of 5xx and the
 //! p95 latency, from the same histogram the totals use
 //! (`sum by (method, route) (rate(..._count[w]))`, `histogram_quantile(0.95,
-//! sum by (le, method, route) (rate(..._bucket[w])))`), worst first.
+//! sum by (le, method, route) (rate(..._bucket[w])))`), worst first. Fleet
+//! mode runs those queries in Prometheus and sorts them the same way.
 
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
@@ -71,8 +72,13 @@ pub fn route_breakdown(before: &Snapshot, after: &Snapshot) -> Vec<RouteStats> {
             })
         })
         .collect();
-    routes.sort_by(worst_first);
+    sort_worst_first(&mut routes);
     routes
+}
+
+/// The highest error ratio first, then the highest p95, then the busiest.
+pub fn sort_worst_first(routes: &mut [RouteStats]) {
+    routes.sort_by(worst_first);
 }
 
 fn worst_first(a: &RouteStats, b: &RouteStats) -> Ordering {

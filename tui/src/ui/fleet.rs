@@ -1,5 +1,6 @@
 //! Fleet mode's screens: Overview lists every instance Prometheus scrapes
-//! (up or DOWN, req/s, 5xx, p95, CPU, memory, from PromQL); Alerts lists the
+//! (up or DOWN, req/s, 5xx, p95, CPU, memory, from PromQL) and, with `b`,
+//! the selected instance per route in direct mode's table; Alerts lists the
 //! alerts of Prometheus's own rule evaluation (pending beside firing), with
 //! Alertmanager's view (silenced or not) and its silences.
 
@@ -10,9 +11,10 @@ use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
+use super::overview_detail::route_table;
 use super::style;
 use crate::app::FleetView;
-use crate::fleet::FleetSnapshot;
+use crate::fleet::{FleetRoutes, FleetSnapshot};
 use crate::format;
 use crate::thresholds::AlertState;
 
@@ -39,18 +41,72 @@ fn source_line(fleet: &FleetView) -> Line<'static> {
     }
 }
 
-/// Overview in fleet mode.
-pub struct FleetOverview<'a>(pub &'a FleetView);
+/// Overview in fleet mode; `show_routes`: the selected instance per route
+/// below the instances (`b`).
+pub struct FleetOverview<'a> {
+    pub fleet: &'a FleetView,
+    pub show_routes: bool,
+}
+
+/// The per-route panel of the selected instance: its title and lines.
+fn routes_panel(fleet: &FleetView) -> (String, Vec<Line<'static>>) {
+    let selected = fleet
+        .snapshot
+        .as_ref()
+        .and_then(|s| s.instances.get(fleet.selected_instance));
+    let Some(instance) = selected else {
+        return (
+            " per route ".into(),
+            vec![Line::styled("no instance selected", style::dim())],
+        );
+    };
+    let name = &instance.name;
+    match fleet.selected_routes() {
+        None => (
+            format!(" {name} · per route, worst first "),
+            vec![Line::styled(
+                format!("asking Prometheus for the routes of {name}…"),
+                style::dim(),
+            )],
+        ),
+        Some(FleetRoutes { at, result, .. }) => {
+            let title = format!(
+                " {name} · per route, worst first · as of {} ",
+                format::clock(*at)
+            );
+            let lines = match result {
+                Err(error) => vec![Line::styled(error.clone(), style::bad())],
+                // Dimmed like a DOWN instance's in direct mode: not current.
+                Ok(routes) => route_table(
+                    routes,
+                    instance.up && fleet.error.is_none(),
+                    "no requests over the rate window (--rate-window)",
+                ),
+            };
+            (title, lines)
+        }
+    }
+}
 
 impl Widget for &FleetOverview<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let fleet = self.0;
-        let [table_area, source_area] =
+        let fleet = self.fleet;
+        let [main_area, source_area] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
         let instances = fleet
             .snapshot
             .as_ref()
             .map_or(&[][..], |s| s.instances.as_slice());
+        let (table_area, routes_area) = if self.show_routes {
+            // The instances on top (at most half), the routes below.
+            let wanted = u16::try_from(instances.len() + 3).unwrap_or(u16::MAX);
+            let height = wanted.min(main_area.height / 2).max(4);
+            let [table, routes] =
+                Layout::vertical([Constraint::Length(height), Constraint::Min(0)]).areas(main_area);
+            (table, Some(routes))
+        } else {
+            (main_area, None)
+        };
         let rows: Vec<Row<'_>> = instances
             .iter()
             .map(|i| {
@@ -96,6 +152,12 @@ impl Widget for &FleetOverview<'_> {
             .row_highlight_style(style::selected())
             .block(Block::default().borders(Borders::ALL).title(title));
         StatefulWidget::render(table, table_area, buf, &mut state);
+        if let Some(routes_area) = routes_area {
+            let (title, lines) = routes_panel(fleet);
+            Paragraph::new(lines)
+                .block(Block::default().borders(Borders::ALL).title(title))
+                .render(routes_area, buf);
+        }
         Paragraph::new(source_line(fleet)).render(source_area, buf);
     }
 }

@@ -61,7 +61,11 @@ impl Widget for &View<'_> {
         .areas(area);
         header::Header(app).render(top, buf);
         match (app.screen, &app.fleet) {
-            (Screen::Overview, Some(fleet)) => fleet::FleetOverview(fleet).render(body, buf),
+            (Screen::Overview, Some(fleet)) => fleet::FleetOverview {
+                fleet,
+                show_routes: app.show_routes,
+            }
+            .render(body, buf),
             (Screen::Alerts, Some(fleet)) => fleet::FleetAlerts(fleet).render(body, buf),
             (Screen::Overview, None) => overview::OverviewPanel(app).render(body, buf),
             (Screen::Alerts, None) => alerts::AlertsPanel(app).render(body, buf),

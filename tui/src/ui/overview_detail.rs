@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use super::style;
 use crate::app::{App, Status, Target};
 use crate::format;
-use crate::numbers::Reading;
+use crate::numbers::{Reading, RouteStats};
 
 fn opt(value: Option<f64>, show: impl Fn(f64) -> String) -> String {
     value.map_or_else(|| format::NONE.to_string(), show)
@@ -237,14 +237,19 @@ fn dependency_line(health: &DetailedHealth) -> Line<'static> {
 /// The per-route breakdown of one instance (`b`): req/s, 5xx and p95 per
 /// route template, worst first; dimmed when the instance is not UP.
 pub fn route_lines(app: &App, target: &Target) -> Vec<Line<'static>> {
-    let routes = target.routes();
+    route_table(
+        &target.routes(),
+        target.is_current(app.now, app.config.interval),
+        "no requests between the last two scrapes",
+    )
+}
+
+/// The per-route table, in direct and fleet mode alike: `routes` as sorted
+/// (worst first), dimmed unless `current`; `empty` says why there is none.
+pub fn route_table(routes: &[RouteStats], current: bool, empty: &str) -> Vec<Line<'static>> {
     if routes.is_empty() {
-        return vec![Line::styled(
-            "no requests between the last two scrapes",
-            style::dim(),
-        )];
+        return vec![Line::styled(empty.to_string(), style::dim())];
     }
-    let current = target.is_current(app.now, app.config.interval);
     let mut lines = vec![Line::styled(
         format!(
             "{:<7} {:<34} {:>8} {:>7} {:>9}",

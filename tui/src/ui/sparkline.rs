@@ -1,6 +1,6 @@
 //! A sparkline as text, so it fits in a table cell: one block character per
 //! point, scaled from zero to the highest point shown, newest on the right;
-//! a point without a value (a failed poll, NaN) is a gap.
+//! a point without a value (an interval without an answer, NaN) is a gap.
 
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 

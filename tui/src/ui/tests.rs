@@ -690,6 +690,62 @@ fn fleet_mode_shows_the_discovered_instances_and_prometheus_alerts() {
 }
 
 #[test]
+fn in_fleet_mode_b_shows_the_selected_instance_per_route_worst_first() {
+    use crate::command::Command;
+    use crate::fleet::FleetRoutes;
+    use crate::numbers::RouteStats;
+
+    let mut app = fleet_app();
+    assert_eq!(
+        app.update(key('b')),
+        Some(Command::FleetRoutes {
+            instance: "10.1.0.11:8080".into()
+        })
+    );
+    let waiting = text(&render(&app, SMALL));
+    assert!(
+        waiting.contains("asking Prometheus for the routes of 10.1.0.11:8080"),
+        "{waiting}"
+    );
+    let route = |method: &str, route: &str, rps: f64, errors: f64, p95: f64| RouteStats {
+        method: method.into(),
+        route: route.into(),
+        requests_per_second: rps,
+        error_ratio: Some(errors),
+        p95: Some(p95),
+    };
+    // As `fleet::routes::route_stats` sorts them: worst first.
+    let mut routes = vec![
+        route("GET", "/api/health", 110.0, 0.0, 0.0008),
+        route("POST", "/api/auth/login", 6.5, 0.02, 0.185),
+        route("GET", "/api/posts", 4.0, 0.0, 0.0123),
+    ];
+    crate::numbers::sort_worst_first(&mut routes);
+    app.update(Event::FleetRoutes(Box::new(FleetRoutes {
+        instance: "10.1.0.11:8080".into(),
+        at: fixtures::at(3),
+        result: Ok(routes),
+    })));
+    let screen = text(&render(&app, SMALL));
+    assert!(screen.contains("per route, worst first"), "{screen}");
+    let login = screen.find("/api/auth/login").unwrap();
+    let health = screen.find("/api/health").unwrap();
+    assert!(login < health, "worst first: {screen}");
+    insta::assert_snapshot!("fleet_overview_routes_80x24", screen);
+
+    // The DOWN instance: its answer says it had no requests.
+    app.update(key('j'));
+    app.update(key('j'));
+    app.update(Event::FleetRoutes(Box::new(FleetRoutes {
+        instance: "10.1.0.13:8080".into(),
+        at: fixtures::at(3),
+        result: Ok(Vec::new()),
+    })));
+    let down = text(&render(&app, SMALL));
+    assert!(down.contains("no requests over the rate window"), "{down}");
+}
+
+#[test]
 fn in_fleet_mode_an_unreachable_prometheus_is_never_an_all_clear() {
     let mut app = fleet_app();
     app.update(Event::Fleet(Err(

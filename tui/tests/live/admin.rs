@@ -86,7 +86,10 @@ async fn the_admin_client_revokes_a_session_and_that_users_next_request_gets_401
             },
         )
         .await;
-    assert!(matches!(again, Err(AdminError::NotFound(_))), "{again:?}");
+    assert!(
+        matches!(again, Err(AdminError::NotFound { .. })),
+        "{again:?}"
+    );
     // Revoke all: the laptop's ends too.
     let all = admin
         .revoke(
@@ -168,7 +171,7 @@ async fn refusals_say_why_401_403_and_wrong_credentials() {
 }
 
 #[tokio::test]
-async fn a_new_login_logs_out_the_previous_one_and_an_unknown_email_is_no_such_user() {
+async fn a_new_login_logs_out_the_previous_one_and_an_unknown_email_or_id_is_no_such_user() {
     let server = TestServer::start();
     let admin_email = server.create_admin();
     let client = admin_client(&server, None);
@@ -186,20 +189,26 @@ async fn a_new_login_logs_out_the_previous_one_and_an_unknown_email_is_no_such_u
         !ids.contains(&first.session_id.as_str()),
         "the first login was logged out: {ids:?}"
     );
-    // No such user, distinct from a user without sessions.
-    assert_eq!(
-        client
-            .find_sessions(0, &SessionQuery::Email("nobody-here@example.com".into()))
-            .await,
-        Err(AdminError::NoSuchUser("nobody-here@example.com".into()))
-    );
-    let (user_email, _) = server.register_user(&http()).await;
-    assert_eq!(
-        client
-            .find_sessions(0, &SessionQuery::Email(user_email.clone()))
-            .await,
-        Ok(Vec::new())
-    );
+    // No such user, by email or by id, distinct from a user without sessions.
+    let nobody_email = SessionQuery::Email("nobody-here@example.com".into());
+    let nobody_id = SessionQuery::UserId(uuid::Uuid::new_v4().to_string());
+    for query in [nobody_email, nobody_id] {
+        assert_eq!(
+            client.find_sessions(0, &query).await,
+            Err(AdminError::NoSuchUser(query.clone()))
+        );
+    }
+    let (user_email, user_id) = server.register_user(&http()).await;
+    for query in [
+        SessionQuery::Email(user_email.clone()),
+        SessionQuery::UserId(user_id),
+    ] {
+        assert_eq!(
+            client.find_sessions(0, &query).await,
+            Ok(Vec::new()),
+            "{query:?}"
+        );
+    }
     // The audit log names the admin and the target user by email (the
     // command-line `create-admin` entry has no acting account).
     let audit = client.audit(0, None).await.unwrap();

@@ -3,15 +3,18 @@
 //! `alerts/e2e_check.py` starts them): Prometheus scrapes two live servers
 //! and a port nothing listens on, evaluates a test rule that fires for every
 //! instance that is up, and sends its alerts to the Alertmanager. The
-//! cockpit must find the three instances by itself, read their numbers and
-//! the alert states from Prometheus, and silence one alert.
+//! cockpit must find the three instances by itself, read their numbers, one
+//! instance's numbers per route and the alert states from Prometheus, and
+//! silence one alert.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tenk_tui::fleet::{AlertmanagerClient, FleetQueries, PrometheusClient, fetch_snapshot};
+use tenk_tui::fleet::{
+    AlertmanagerClient, FleetQueries, PrometheusClient, fetch_routes, fetch_snapshot,
+};
 
 use crate::pty::Tmux;
 use crate::server::{TestServer, unique};
@@ -255,6 +258,42 @@ async fn fleet_mode_discovers_instances_reads_prometheus_alerts_and_silences_one
         snapshot.alerts
     );
 
+    // Per route, from the same Prometheus: the route that got traffic has a
+    // positive rate on each live server; the dead address has no routes.
+    for server in &targets[..2] {
+        let started = Instant::now();
+        let routes = loop {
+            let _ = http.get(format!("http://{server}/api/health")).send().await;
+            let routes = fetch_routes(&client, &queries, server).await.unwrap();
+            if routes
+                .iter()
+                .any(|r| r.route == "/api/health" && r.method == "GET")
+            {
+                break routes;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no /api/health row for {server} in 30 s: {routes:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let health = routes
+            .iter()
+            .find(|r| r.route == "/api/health" && r.method == "GET")
+            .unwrap();
+        assert!(health.requests_per_second > 0.0, "{health:?}");
+        assert_eq!(health.error_ratio, Some(0.0), "{health:?}");
+        assert!(health.p95.is_some_and(|p| p > 0.0), "{health:?}");
+        assert!(
+            routes.iter().all(|r| r.requests_per_second > 0.0),
+            "{routes:#?}"
+        );
+    }
+    assert_eq!(
+        fetch_routes(&client, &queries, &dead).await.unwrap(),
+        Vec::new()
+    );
+
     // The headless report says the same, and exits 2 (an instance is down).
     let (code, report) = tokio::task::spawn_blocking({
         let (p, m) = (prometheus.base.clone(), alertmanager.base.clone());
@@ -294,6 +333,21 @@ async fn fleet_mode_discovers_instances_reads_prometheus_alerts_and_silences_one
     tmux.wait_for("the fleet discovered", |s| {
         s.contains("2/3 up · discovered from Prometheus") && s.contains("1/3 DOWN")
     });
+    // b: the first live server per route (the instances are sorted by name).
+    let row = snapshot
+        .instances
+        .iter()
+        .position(|i| i.name == targets[0])
+        .unwrap();
+    for _ in 0..row {
+        tmux.keys(&["j"]);
+    }
+    tmux.keys(&["b"]);
+    tmux.wait_for("the per-route breakdown", |s| {
+        s.contains(&format!("{} · per route, worst first · as of", targets[0]))
+            && s.contains("/api/health")
+    });
+    tmux.keys(&["b"]);
     tmux.keys(&["2"]);
     tmux.wait_text("TenkFleetTest");
     tmux.keys(&["S"]);
