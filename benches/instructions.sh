@@ -11,6 +11,8 @@
 #                                           (benches/instructions.budget) by
 #                                           more than MARGIN percent (10)
 #   bash benches/instructions.sh --update   write the measured counts as budget
+#   KEEP_PROFILE=DIR bash benches/instructions.sh
+#                                           also keep the dumps, for callgrind_annotate
 #
 # The server runs with the production defaults that matter on this path:
 # rate limiter on (budget raised so that it never says 429), app cache on,
@@ -105,7 +107,12 @@ def measure(path, authenticated):
                 if line.startswith("summary:") or line.startswith("totals:"):
                     total = max(total, int(line.split()[1]))
                     break
-        os.remove(dump)
+        if os.environ.get("KEEP_PROFILE"):
+            # KEEP_PROFILE=DIR keeps the dumps for callgrind_annotate.
+            os.makedirs(os.environ["KEEP_PROFILE"], exist_ok=True)
+            os.replace(dump, os.path.join(os.environ["KEEP_PROFILE"], path.strip("/").replace("/", "_") + ".callgrind"))
+        else:
+            os.remove(dump)
     return total // requests
 
 paths = {"GET /api/health": ("/api/health", False), "GET /api/users/me (cached)": ("/api/users/me", True)}

@@ -105,7 +105,12 @@ async fn handle(state: &AppState, route: &str, request: Request, next: Next) -> 
         return overloaded();
     };
     let deadline = state.settings.http.request_timeout;
-    let admitted = async {
+    // Boxed: this future holds the rate limit's whole state (authentication,
+    // session lookup, the Redis script), several KB, and every enclosing
+    // future (the deadline, the task-local scope, axum's layers) would
+    // otherwise copy it each time it is moved: a fifth of /api/health's
+    // instructions were such copies (benches/instructions.sh).
+    let admitted = Box::pin(async {
         let (request, limits) = match rate_limit::check(state, route, request).await {
             Ok(admitted) => admitted,
             Err(refusal) => return refusal,
@@ -118,7 +123,7 @@ async fn handle(state: &AppState, route: &str, request: Request, next: Next) -> 
             limits.apply(response.headers_mut());
         }
         response
-    };
+    });
     match tokio::time::timeout(deadline, admitted).await {
         Ok(response) => response,
         Err(_) => ApiError::Unavailable {
