@@ -80,7 +80,8 @@ podman_service_pid=""
 start_podman_service() {
   mkdir -p "$RUN_DIR"
   rm -f "$SOCKET"
-  podman system service --time=0 "unix://$SOCKET" >"$RUN_DIR/podman-service.log" 2>&1 &
+  # 9>&-: the lock of this run (below) is not inherited.
+  podman system service --time=0 "unix://$SOCKET" >"$RUN_DIR/podman-service.log" 2>&1 9>&- &
   podman_service_pid=$!
   local deadline=$((SECONDS + 30))
   until curl -fsS --unix-socket "$SOCKET" http://d/_ping >/dev/null 2>&1; do
@@ -96,7 +97,7 @@ start_podman_service() {
 # --- images ----------------------------------------------------------------------------
 
 # localhost/tenk-base/debian:SUITE from debootstrap --variant=minbase, made once per
-# machine (about 40 s each, in parallel).
+# machine (about 75 s for both, in parallel).
 base_images() {
   local mirror suite pids=() missing=()
   for suite in "$@"; do
@@ -125,7 +126,7 @@ base_images() {
   for suite in "${missing[@]}"; do
     rm -rf "$STATE/rootfs-$suite/var/cache/apt/archives/"*.deb "$STATE/rootfs-$suite/var/lib/apt/lists/"*
     tar -C "$STATE/rootfs-$suite" -c . |
-      podman import --change 'CMD ["/bin/bash"]' - "localhost/tenk-base/debian:$suite" >/dev/null
+      podman import --quiet --change 'CMD ["/bin/bash"]' - "localhost/tenk-base/debian:$suite" >/dev/null
     rm -rf "$STATE/rootfs-$suite"
     echo "imported localhost/tenk-base/debian:$suite"
   done
@@ -139,16 +140,41 @@ build() {
     tail -n 40 "$log" >&2
     die "building $name failed (log: $log)"
   fi
-  echo "$name ($((SECONDS - started))s$(grep -q 'Using cache' "$log" && ! grep -q '^STEP.*RUN' "$log" && echo ', cached'))"
+  # Cached: every RUN step was taken from the cache.
+  if awk '/STEP [0-9]+\/[0-9]+: RUN/ { run = 1; next }
+      run && /^(\[[0-9]+\/[0-9]+\] )?--> / { if ($0 !~ /Using cache/) built = 1; run = 0 }
+      END { exit built }' "$log"; then
+    echo "$name ($((SECONDS - started))s, cached)"
+  else
+    echo "$name ($((SECONDS - started))s)"
+  fi
+}
+
+alive() {
+  local pid count=0
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then count=$((count + 1)); fi
+  done
+  echo "$count"
 }
 
 build_images() {
-  local trixie=localhost/tenk-base/debian:trixie name context="$STATE/context-tenk"
-  for name in postgres redis prometheus alertmanager nginx mailpit; do
-    build "localhost/tenk-live/$name:stand-in" --build-arg "BASE_IMAGE=$trixie" "deploy/podman/images/$name"
+  local trixie=localhost/tenk-base/debian:trixie context="$STATE/context-tenk" entry pid failed=0 pids=()
+  # The images on the trixie base, a few at a time (mostly apt downloading and
+  # unpacking); the project's PgBouncer Dockerfile among them, unchanged.
+  for entry in postgres:deploy/podman/images/postgres redis:deploy/podman/images/redis \
+    prometheus:deploy/podman/images/prometheus alertmanager:deploy/podman/images/alertmanager \
+    nginx:deploy/podman/images/nginx mailpit:deploy/podman/images/mailpit pgbouncer:deploy/pgbouncer; do
+    while [ "$(alive "${pids[@]}")" -ge "${TENK_LIVE_BUILD_JOBS:-3}" ]; do sleep 0.5; done
+    if [ "${entry%%:*}" = pgbouncer ]; then
+      build localhost/tenk-live/pgbouncer:trixie --build-arg "BASE_IMAGE=$trixie" "${entry#*:}" &
+    else
+      build "localhost/tenk-live/${entry%%:*}:stand-in" --build-arg "BASE_IMAGE=$trixie" "${entry#*:}" &
+    fi
+    pids+=($!)
   done
-  # The project's own Dockerfiles, with local base images.
-  build localhost/tenk-live/pgbouncer:trixie --build-arg "BASE_IMAGE=$trixie" deploy/pgbouncer
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  [ "$failed" = 0 ] || die "an image did not build (above)"
   mkdir -p "$context"
   rm -f "$context"/tenk-*
   cp "$SERVER_BIN" "$context/tenk-server"
@@ -207,7 +233,7 @@ healthchecks_pid=""
 start_healthchecks() {
   # No systemd, so nothing runs the containers' health checks on their own.
   python3 deploy/compose_live.py healthchecks --socket "$SOCKET" --project "$PROJECT" \
-    >"$RUN_DIR/healthchecks.log" 2>&1 &
+    >"$RUN_DIR/healthchecks.log" 2>&1 9>&- &
   healthchecks_pid=$!
 }
 
@@ -223,7 +249,11 @@ teardown() {
       tail -n 20 "$RUN_DIR/healthchecks.log"
     fi
     if [ "${TENK_LIVE_KEEP:-0}" = 1 ]; then
-      echo "TENK_LIVE_KEEP=1: the stack keeps running (DOCKER_HOST=$DOCKER_HOST); bash deploy/compose-live.sh down"
+      # The API service and the health checks stay with it; `down` ends them.
+      echo "$podman_service_pid $healthchecks_pid" >"$RUN_DIR/kept.pids"
+      echo "TENK_LIVE_KEEP=1: the stack keeps running: DOCKER_HOST=$DOCKER_HOST docker-compose -p $PROJECT" \
+        "--env-file $RUN_DIR/compose-vars.env -f docker-compose.yml -f deploy/podman/compose.podman.yml ps;" \
+        "bash deploy/compose-live.sh down"
       return
     fi
     phase "down -v"
@@ -251,6 +281,14 @@ flock -n 9 || die "another compose-live run holds $STATE/lock"
 SUBNET="${TENK_SUBNET:-172.28.0.0/24}"
 
 if [ "${1:-}" = down ]; then
+  # A stack left by TENK_LIVE_KEEP=1: its API service and health-check loop first.
+  if [ -f "$RUN_DIR/kept.pids" ]; then
+    read -r -a kept <"$RUN_DIR/kept.pids"
+    for pid in "${kept[@]}"; do
+      if grep -qaE 'podman|compose_live' "/proc/$pid/cmdline" 2>/dev/null; then kill "$pid"; fi
+    done
+    rm -f "$RUN_DIR/kept.pids"
+  fi
   install_packages >/dev/null
   trap teardown EXIT
   start_podman_service
@@ -295,7 +333,7 @@ set -a
 set +a
 if ! python3 deploy/compose_live.py check --project "$PROJECT" --socket "$SOCKET" \
   --http "http://127.0.0.1:$TENK_HTTP_PORT" --prometheus "http://127.0.0.1:$TENK_PROMETHEUS_PORT" \
-  --alertmanager "http://127.0.0.1:$TENK_ALERTMANAGER_PORT" --mail "http://127.0.0.1:$TENK_MAILPIT_PORT"; then
+  --alertmanager "http://127.0.0.1:$TENK_ALERTMANAGER_PORT" --mail "http://127.0.0.1:$TENK_MAILPIT_PORT" 9>&-; then
   CHECKS_FAILED=1
   exit 1
 fi

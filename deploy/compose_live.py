@@ -47,12 +47,12 @@ LOAD_CLIENTS = 4  # GET loops through nginx while it stops
 class UnixConnection(httpclient.HTTPConnection):
     def __init__(self, path: str, timeout: float = 30):
         super().__init__("localhost", timeout=timeout)
-        self.path = path
+        self.socket_path = path
 
     def connect(self) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path)
+        self.sock.connect(self.socket_path)
 
 
 class Podman:
@@ -154,9 +154,8 @@ def poll(deadline_s: float, attempt, interval: float = 0.5):
     while True:
         try:
             value = attempt()
-        except (OSError, ValueError, httpclient.HTTPException) as exc:
-            value = None
-            last_error = exc  # noqa: F841 (kept for a debugger)
+        except (OSError, ValueError, KeyError, httpclient.HTTPException):
+            value = None  # not up yet: try again until the deadline
         if value or time.monotonic() - started > deadline_s:
             return value, time.monotonic() - started
         time.sleep(interval)
@@ -385,14 +384,15 @@ def checks_through_nginx(args: argparse.Namespace, results: Results) -> None:
     for client_thread in clients:
         client_thread.start()
     try:
-        started = time.monotonic()
+        started, since = time.monotonic(), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         done = subprocess.run(["podman", "stop", "-t", "40", ids[STOPPED]], capture_output=True, text=True, timeout=60)
-        results.check(timed(f"podman stop {STOPPED} (SIGTERM: drained, then exits 0)", started),
-                      done.returncode == 0, done.stderr)
+        exit_code = podman.inspect(ids[STOPPED]).get("State", {}).get("ExitCode")
+        results.check(timed(f"podman stop {STOPPED}: SIGTERM, drained, exit code {exit_code}", started),
+                      done.returncode == 0 and exit_code == 0, done.stderr)
         stopped_at = time.monotonic()
 
         def nginx_dropped_it() -> bool:
-            logs = subprocess.run(["podman", "logs", "--since", "3m", ids["nginx"]], stdout=subprocess.PIPE,
+            logs = subprocess.run(["podman", "logs", "--since", since, ids["nginx"]], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True).stdout
             return f"{STOPPED} could not be resolved" in logs
 
