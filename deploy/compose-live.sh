@@ -8,7 +8,7 @@
 # Alertmanager when an API replica is stopped. Everything is torn down at the end,
 # also on failure.
 #
-#   bash deploy/compose-live.sh          # root; about 3 min warm, 8 min cold
+#   bash deploy/compose-live.sh          # root; about 2.5 min warm, 6 to 7 cold
 #
 # Needs the release tenk-server: TENK_SERVER_RELEASE_BIN, else
 # $CARGO_TARGET_DIR/release/tenk-server (cargo build --release -p tenk-server);

@@ -309,10 +309,11 @@ def checks_through_nginx(args: argparse.Namespace, results: Results) -> None:
     # appends its peer, the API trusts the compose network and keys by the address
     # before it) gets exactly the auth tier's quota, whichever replica answers.
     client = {"x-forwarded-for": f"198.51.100.{uuid.uuid4().int % 250 + 1}"}
+    first_at = time.monotonic()
     status, _, headers = http("POST", f"{base}/api/auth/refresh", {"refresh_token": "no.such"}, headers=client)
-    policy = re.search(r";q=(\d+)", header(headers, "ratelimit-policy"))
+    policy = re.search(r";q=(\d+);w=(\d+)", header(headers, "ratelimit-policy"))
     remaining = re.search(r";r=(\d+)", header(headers, "ratelimit"))
-    quota = int(policy.group(1)) if policy else 0
+    quota, window = (int(policy.group(1)), int(policy.group(2))) if policy else (0, 0)
     left = int(remaining.group(1)) if remaining else -1
     results.check(f"a fresh client address starts with the whole auth quota: q={quota} r={left}",
                   status == 401 and quota > 0 and left == quota - 1,
@@ -322,9 +323,13 @@ def checks_through_nginx(args: argparse.Namespace, results: Results) -> None:
         calls = [lambda: http("POST", f"{base}/api/auth/refresh", {"refresh_token": "no.such"}, headers=client)[0]
                  for _ in range(left + 10)]
         statuses = parallel(calls, workers=12)
+        # GCRA gives a request back every window/quota seconds (6 s for 50/5m): on a
+        # machine slow enough to take that long, that many more are admitted.
+        regained = int((time.monotonic() - first_at) / (window / quota))
         admitted, limited = statuses.count(401), statuses.count(429)
         results.check(f"{len(calls)} more in parallel through nginx: {admitted} admitted, {limited} limited "
-                      f"(want {left} and 10)", (admitted, limited) == (left, 10), f"{statuses}")
+                      f"(want {left} and 10{f', {regained} regained' if regained else ''})",
+                      (admitted, limited) == (left + regained, 10 - regained), f"{statuses}")
         logs = subprocess.run(["podman", "logs", "--since", "2m", ids["nginx"]], capture_output=True, text=True).stdout
         upstreams = {json.loads(line).get("upstream") for line in logs.splitlines()
                      if line.startswith("{") and '"/api/auth/refresh"' in line}
