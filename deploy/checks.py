@@ -4,7 +4,6 @@ venv (PyYAML; cloudcoil-models-prometheus-operator for `crds`):
 
     python deploy/checks.py CHECK      # CHECK: crds | rules-sync | k8s-wiring |
                                        #        compose-wiring | docker-context | dockerfile
-    python3 deploy/checks.py context-files   # the build context BuildKit would send (stdlib)
 
 Each prints what it verified, or one `error:` line per problem, and exits 1 on any.
 
@@ -30,7 +29,7 @@ from typing import Any, Callable
 
 try:
     import yaml
-except ImportError:  # only `context-files` (deploy/compose-live.sh) runs without PyYAML
+except ImportError:  # deploy/compose_live.py imports the .dockerignore reading, no YAML
     yaml = None
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -556,13 +555,6 @@ def tree_files() -> list[str]:
     return [f for f in listed if (ROOT / f).is_file()]
 
 
-def context_files() -> None:
-    """Prints the build context BuildKit would send, one path a line, sorted:
-    deploy/compose-live.sh compares it with what buildah really sent."""
-    patterns = dockerignore_patterns()
-    print("\n".join(sorted(f for f in tree_files() if in_context(f, patterns))))
-
-
 def check_docker_context() -> None:
     patterns = dockerignore_patterns()
     files = tree_files()
@@ -680,9 +672,6 @@ CHECKS = {
 
 
 def main(argv: list[str]) -> int:
-    if argv[1:] == ["context-files"]:
-        context_files()
-        return 0
     if len(argv) != 2 or argv[1] not in CHECKS:
         print(__doc__, file=sys.stderr)
         return 2

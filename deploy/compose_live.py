@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client as httpclient
 import json
+import os
 import re
 import socket
 import subprocess
@@ -183,7 +184,13 @@ def check_context(results: Results) -> None:
     import checks  # noqa: PLC0415  (deploy/checks.py; its context needs no PyYAML)
 
     patterns = checks.dockerignore_patterns()
-    expected = sorted(f for f in checks.tree_files() if checks.in_context(f, patterns))
+    # The files on disk, as a builder sees them (git-ignored ones too); .git, target
+    # and node_modules are never sent (.dockerignore's last lines), so not walked.
+    on_disk = []
+    for folder, folders, files in os.walk(ROOT):
+        folders[:] = [f for f in folders if f not in (".git", "target", "node_modules")]
+        on_disk += [str((Path(folder) / f).relative_to(ROOT)) for f in files]
+    expected = sorted(f for f in on_disk if checks.in_context(f, patterns))
     done = subprocess.run(["podman", "run", "--rm", "--entrypoint", "find", "localhost/tenk-live/context:check",
                            "/src", "-type", "f", "-printf", "%P\\n"], capture_output=True, text=True, timeout=60)
     actual = sorted(done.stdout.split())
