@@ -9,17 +9,28 @@
 # Stages: `planner` reduces the source tree to its dependency skeleton (manifests, the
 # lock file, stub sources), `deps` compiles the dependencies of that skeleton (a layer
 # that is rebuilt only when a Cargo.toml or Cargo.lock changes), `builder` compiles the
-# workspace on top of it, `runtime` is debian:bookworm-slim with the two binaries.
+# workspace on top of it, `runtime` (the default target) is debian:bookworm-slim
+# (`runtime-base`) with the two binaries.
 # The builder is bookworm too, so the binaries link against the runtime's glibc.
+#
+# Without a registry or a compiler in the container (deploy/compose-live.sh under
+# podman), the base images are build arguments and the `prebuilt` target copies
+# release binaries built on a host with the runtime's glibc (bookworm: 2.36) instead
+# of compiling them:
+#
+#   docker build --target prebuilt --build-arg RUNTIME_IMAGE=... -f Dockerfile DIR
+#       # DIR holds tenk-server (and tenk-tui, if built)
 
 ARG RUST_VERSION=1.95
+ARG RUST_IMAGE=rust:${RUST_VERSION}-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-FROM rust:${RUST_VERSION}-bookworm AS planner
+FROM ${RUST_IMAGE} AS planner
 WORKDIR /src
 COPY . .
 RUN sh deploy/docker/skeleton.sh /src /skeleton
 
-FROM rust:${RUST_VERSION}-bookworm AS deps
+FROM ${RUST_IMAGE} AS deps
 ENV CARGO_TERM_COLOR=never \
     CARGO_INCREMENTAL=0
 WORKDIR /src
@@ -40,7 +51,8 @@ RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
     && cp target/release/tenk-server target/release/tenk-tui /out/ \
     && /out/tenk-server --version | grep -q '^tenk-server '
 
-FROM debian:bookworm-slim AS runtime
+# Everything of the runtime image but the binaries (`runtime` and `prebuilt` add them).
+FROM ${RUNTIME_IMAGE} AS runtime-base
 # ca-certificates: TLS to SMTP, Sentry, PostgreSQL and Redis; curl: the health check.
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -49,8 +61,6 @@ RUN apt-get update \
     && groupadd --system --gid 10001 tenk \
     && useradd --system --uid 10001 --gid tenk --home-dir /nonexistent --no-create-home \
         --shell /usr/sbin/nologin tenk
-COPY --from=builder /out/tenk-server /out/tenk-tui /usr/local/bin/
-
 LABEL org.opencontainers.image.title="tenk" \
       org.opencontainers.image.description="tenk-server (API) and tenk-tui (operator cockpit)" \
       org.opencontainers.image.licenses="MIT"
@@ -72,3 +82,12 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "curl -fsS -o /dev/null \"http://127.0.0.1:${PORT:-8080}/api/health\" || exit 1"]
 ENTRYPOINT ["tenk-server"]
 CMD ["serve"]
+
+# Release binaries from the build context (see the top): no compiler in the image build.
+FROM runtime-base AS prebuilt
+COPY --chmod=0755 tenk-* /usr/local/bin/
+RUN ["tenk-server", "--version"]
+
+# The default target: the binaries compiled above.
+FROM runtime-base AS runtime
+COPY --from=builder /out/tenk-server /out/tenk-tui /usr/local/bin/

@@ -126,6 +126,8 @@ compose_config() {
   docker-compose --version
   local status=0
   docker-compose -f docker-compose.yml config -q || status=$?
+  # The podman run's override (deploy/compose-live.sh) merges with it.
+  docker-compose -f docker-compose.yml -f deploy/podman/compose.podman.yml config -q || status=$?
   if [ -n "$CREATED_ENV" ]; then
     rm -f "$CREATED_ENV"
     CREATED_ENV=""
@@ -176,8 +178,9 @@ rules_sync() {
 
 nginx_syntax() {
   # nginx -t resolves upstream hosts: a copy with the compose names as 127.0.0.1
-  # (and without `resolve`, which Debian's nginx 1.22 predates).
-  sed -E 's/\bapi-[0-9]+:8080 resolve\b/127.0.0.1:8080/; s/resolver 127\.0\.0\.11/resolver 127.0.0.1/' \
+  # (and without `resolve`, which Debian's nginx 1.22 predates), and the resolver the
+  # image's entrypoint fills in.
+  sed -E 's/\bapi-[0-9]+:8080 resolve\b/127.0.0.1:8080/; s/\$\{NGINX_RESOLVER\}/127.0.0.1/' \
     deploy/nginx/nginx.conf >"$WORK/nginx.conf" &&
     nginx -t -p "$WORK/" -c "$WORK/nginx.conf" -e stderr -g "pid $WORK/nginx.pid;"
 }
@@ -192,7 +195,7 @@ promtool_config() {
 }
 
 hadolint_check() {
-  hadolint --failure-threshold warning Dockerfile deploy/pgbouncer/Dockerfile
+  hadolint --failure-threshold warning Dockerfile deploy/pgbouncer/Dockerfile deploy/podman/images/*/Dockerfile
 }
 
 shellcheck_check() {
@@ -233,7 +236,7 @@ EOF
 
 started=$SECONDS
 step "compose: compose-spec JSON schema (check-jsonschema)" compose_schema
-step "compose: docker-compose config -q" compose_config
+step "compose: docker-compose config -q (alone and with the podman override)" compose_config
 step "compose: wiring (secrets, nginx/Prometheus targets, data source, subnet)" "$PY" deploy/checks.py compose-wiring
 step "k8s: core objects valid for Kubernetes $K8S_OLDEST..newest (kubernetes-validate --strict)" k8s_schemas
 step "k8s: ServiceMonitor / PrometheusRule against the Prometheus Operator CRDs" "$PY" deploy/checks.py crds

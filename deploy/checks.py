@@ -27,7 +27,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Callable
 
-import yaml
+try:
+    import yaml
+except ImportError:  # deploy/compose_live.py imports the .dockerignore reading, no YAML
+    yaml = None
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -304,6 +307,8 @@ def check_k8s_wiring() -> None:
 
 # --- compose-wiring ----------------------------------------------------------------
 
+# deploy/compose.env unless TENK_ENV_FILE names another (deploy/compose-live.sh).
+ENV_FILE = "${TENK_ENV_FILE:-deploy/compose.env}"
 SECRET_NAMES = re.compile(r"(PASSWORD|SECRET|TOKEN|DSN|SMTP_URL|DATABASE_URL|DATABASE_READ_URLS|REDIS_URL)$")
 
 
@@ -340,8 +345,8 @@ def check_compose_wiring() -> None:
     # Every service that reads secrets reads them from deploy/compose.env.
     for name in ("api-1", "api-2", "api-3", "migrate", "postgres", "postgres-replica", "pgbouncer", "prometheus", "grafana"):
         env_file = services[name].get("env_file")
-        if env_file not in ("deploy/compose.env", ["deploy/compose.env"]):
-            error(f"docker-compose.yml: {name} must read env_file deploy/compose.env")
+        if env_file not in (ENV_FILE, [ENV_FILE]):
+            error(f"docker-compose.yml: {name} must read env_file {ENV_FILE}")
 
     # The API settings set in compose or the env file are real server settings.
     known = server_settings()
@@ -368,6 +373,20 @@ def check_compose_wiring() -> None:
     if "least_conn" not in nginx or "proxy_next_upstream " not in nginx:
         error("nginx.conf: least_conn and proxy_next_upstream are expected")
     ok(f"nginx upstream = {', '.join(replicas)} (:8080)")
+
+    # nginx.conf is a template: the image's entrypoint fills in the resolver only.
+    placeholders = set(re.findall(r"\$\{(\w+)\}", nginx))
+    nginx_service = services["nginx"]
+    nginx_env = nginx_service.get("environment") or {}
+    if placeholders != {"NGINX_RESOLVER"} or not re.search(r"^\s*resolver \$\{NGINX_RESOLVER\} ", nginx, re.M):
+        error(f"nginx.conf: the resolver must be ${{NGINX_RESOLVER}}, the only placeholder (found {sorted(placeholders)})")
+    if ("./deploy/nginx/nginx.conf:/etc/nginx/templates/nginx.conf.template:ro" not in nginx_service.get("volumes", [])
+            or nginx_env.get("NGINX_RESOLVER") != "${TENK_NGINX_RESOLVER:-127.0.0.11}"
+            or nginx_env.get("NGINX_ENVSUBST_OUTPUT_DIR") != "/etc/nginx"
+            or nginx_env.get("NGINX_ENVSUBST_FILTER") != "NGINX_RESOLVER"):
+        error("docker-compose.yml: nginx must mount nginx.conf as /etc/nginx/templates/nginx.conf.template with "
+              "NGINX_RESOLVER (default 127.0.0.11), NGINX_ENVSUBST_FILTER=NGINX_RESOLVER, NGINX_ENVSUBST_OUTPUT_DIR=/etc/nginx")
+    ok("nginx.conf is a template with one placeholder, the resolver (Docker's 127.0.0.11 unless TENK_NGINX_RESOLVER)")
 
     prometheus = load(DEPLOY / "prometheus" / "prometheus.yml")
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
@@ -446,6 +465,23 @@ def check_compose_wiring() -> None:
                 error(f"docker-compose.yml: {name} builds {context} without a Dockerfile")
     ok("every bind mount and build context exists")
 
+    # deploy/compose-live.sh's override: image names only (Grafana, not packaged in
+    # Debian, moves to a profile), every image built there.
+    override = load(DEPLOY / "podman" / "compose.podman.yml")["services"]
+    for name, service in override.items():
+        allowed = {"profiles"} if name == "grafana" else {"image"}
+        if name not in services or set(service) != allowed:
+            error(f"deploy/podman/compose.podman.yml: {name} may only set {sorted(allowed)} (sets {sorted(service)})")
+        image = service.get("image", "")
+        if image and not image.startswith("localhost/tenk-live/"):
+            error(f"deploy/podman/compose.podman.yml: {name} image {image} is not one compose-live.sh builds")
+        stand_in = re.fullmatch(r"localhost/tenk-live/([\w-]+):stand-in", image)
+        if stand_in and not (DEPLOY / "podman" / "images" / stand_in.group(1) / "Dockerfile").is_file():
+            error(f"deploy/podman/compose.podman.yml: {image} has no deploy/podman/images/{stand_in.group(1)}/Dockerfile")
+    if set(override) != set(services):
+        error(f"deploy/podman/compose.podman.yml: services {sorted(set(services) - set(override))} keep a registry image")
+    ok("the podman override swaps every image for a local one and nothing else (Grafana: a profile)")
+
 
 # --- docker-context ------------------------------------------------------------------
 
@@ -496,21 +532,46 @@ def in_context(path: str, patterns: list[tuple[bool, str]]) -> bool:
     return included
 
 
-def check_docker_context() -> None:
-    patterns = dockerignore_patterns()
+def in_context_buildah(path: str, patterns: list[tuple[bool, str]]) -> bool:
+    """buildah's reading (podman build): the same rule, except that a folder the
+    patterns exclude is not looked into unless a negation, read literally, names a
+    path under it, so `!*/Cargo.toml` after `*` brings nothing back."""
+    parts = path.split("/")
+    for n in range(1, len(parts)):
+        folder = "/".join(parts[:n])
+        if not in_context(folder, patterns) and not any(
+            negate and f"{pattern}/".startswith(f"{folder}/") for negate, pattern in patterns
+        ):
+            return False
+    return in_context(path, patterns)
+
+
+def tree_files() -> list[str]:
+    """The files of the working tree git knows of or would add (not ignored)."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT, check=True, capture_output=True, text=True,
     ).stdout.split()
-    files = [f for f in listed if (ROOT / f).is_file()]
+    return [f for f in listed if (ROOT / f).is_file()]
+
+
+def check_docker_context() -> None:
+    patterns = dockerignore_patterns()
+    files = tree_files()
     context = {f for f in files if in_context(f, patterns)}
+    buildah = {f for f in files if in_context_buildah(f, patterns)}
+    if context != buildah:
+        error(f".dockerignore reads differently in buildah: BuildKit sends {len(context)} files, buildah "
+              f"{len(buildah)} (only BuildKit: {sorted(context - buildah)[:5]}); name the paths, no `!*/...`")
+    else:
+        ok(f".dockerignore reads the same in BuildKit and buildah ({len(context)} files)")
 
     workspace = tomllib.loads((ROOT / "Cargo.toml").read_text(encoding="utf-8"))
     members = workspace["workspace"]["members"]
     needed = {"Cargo.toml", "Cargo.lock", "deploy/docker/skeleton.sh"}
     for member in members:
         for f in files:
-            if f == f"{member}/Cargo.toml" or f.startswith((f"{member}/src/", f"{member}/migrations/")):
+            if f in (f"{member}/Cargo.toml", f"{member}/build.rs") or f.startswith((f"{member}/src/", f"{member}/migrations/")):
                 needed.add(f)
     # Files a crate embeds from outside itself (include_str!/include_bytes!).
     for member in members:
@@ -541,13 +602,46 @@ def check_dockerfile() -> None:
     text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     text = re.sub(r"\\\n\s*", " ", text)
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    stages = [line for line in lines if line.upper().startswith("FROM ")]
+    # Base images are build arguments (RUST_IMAGE, RUNTIME_IMAGE): their defaults, the
+    # official images users pull, are what the stages are checked against.
+    args: dict[str, str] = {}
+    for line in lines:
+        if line.upper().startswith("FROM "):
+            break
+        match = re.fullmatch(r"ARG (\w+)=(\S+)", line)
+        if match:
+            args[match.group(1)] = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), match.group(2))
+    stages: dict[str, str] = {}  # stage name -> image or earlier stage it starts from
+    order: list[str] = []
+    for line in lines:
+        match = re.fullmatch(r"FROM (\S+)(?: AS (\S+))?", line, re.IGNORECASE)
+        if match:
+            image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), match.group(1))
+            name = match.group(2) or f"#{len(order)}"
+            stages[name] = image
+            order.append(name)
+
+    def base(name: str) -> str:
+        while name in stages:
+            name = stages[name]
+        return name
+
+    def stage_lines(name: str) -> list[str]:
+        start = next(i for i, l in enumerate(lines) if re.fullmatch(rf"FROM \S+ AS {re.escape(name)}", l, re.IGNORECASE))
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].upper().startswith("FROM ")), len(lines))
+        return lines[start + 1:end]
+
     expect: list[tuple[str, Callable[[], bool]]] = [
-        ("a rust:<1.95>-bookworm builder", lambda: any("rust:${RUST_VERSION}-bookworm" in s for s in stages)
-         and "ARG RUST_VERSION=1.95" in lines),
-        ("a debian:bookworm-slim runtime as the last stage", lambda: stages[-1].split()[1] == "debian:bookworm-slim"),
+        ("a rust:<1.95>-bookworm builder", lambda: "ARG RUST_VERSION=1.95" in lines
+         and base("builder") == f"rust:{args['RUST_VERSION']}-bookworm" and base("planner") == base("builder")),
+        ("a debian:bookworm-slim runtime as the last stage (the default target)",
+         lambda: order[-1] == "runtime" and base("runtime") == "debian:bookworm-slim"),
         ("dependencies compiled before the sources are copied", lambda: any("COPY --from=planner /skeleton/" in l for l in lines)),
-        ("both binaries in the runtime", lambda: any(l.startswith("COPY --from=builder") and "tenk-server" in l and "tenk-tui" in l for l in lines)),
+        ("both binaries in the runtime", lambda: any(l.startswith("COPY --from=builder") and "tenk-server" in l and "tenk-tui" in l
+                                                      for l in stage_lines("runtime"))),
+        ("a `prebuilt` target: the runtime's base with binaries from the build context, no compiler",
+         lambda: stages.get("prebuilt") == stages["runtime"]
+         and any(l.startswith("COPY ") and "--from" not in l and "tenk-" in l for l in stage_lines("prebuilt"))),
         ("a numeric non-root USER", lambda: bool(re.search(r"^USER [1-9]\d*(:\d+)?$", "\n".join(lines), re.MULTILINE))),
         ("HEALTHCHECK on /api/health", lambda: any(l.startswith("HEALTHCHECK") and "/api/health\\\"" in l or
                                                    l.startswith("HEALTHCHECK") and "/api/health\"" in l for l in lines)),
@@ -557,7 +651,7 @@ def check_dockerfile() -> None:
     for what, test in expect:
         try:
             passed = test()
-        except (IndexError, ValueError):
+        except (IndexError, ValueError, KeyError, StopIteration):
             passed = False
         if not passed:
             error(f"Dockerfile: expected {what}")

@@ -132,7 +132,8 @@ def live_nginx(work: Path, stack: ExitStack) -> None:
         r"\b(api-\d+):8080 resolve\b", lambda m: f"127.0.0.1:{ports[m.group(1)]}", config
     )
     check(replaced == 3, "test copy: 3 upstream servers mapped to loopback (the `resolve` flag needs nginx >= 1.27.3)")
-    config = config.replace("resolver 127.0.0.11", "resolver 127.0.0.1")
+    check("resolver ${NGINX_RESOLVER} " in config, "the resolver is the template's ${NGINX_RESOLVER}")
+    config = config.replace("${NGINX_RESOLVER}", "127.0.0.1")
     config = re.sub(r"listen 8080;", f"listen 127.0.0.1:{listen};", config)
     (work / "nginx.conf").write_text(config, encoding="utf-8")
     base = ["-p", f"{work}/", "-c", f"{work}/nginx.conf", "-e", "stderr", "-g", f"pid {work}/nginx.pid; daemon off;"]
@@ -232,8 +233,10 @@ def live_pgbouncer(work: Path, stack: ExitStack) -> None:
     if process.poll() is not None:
         print((work / "pgbouncer.log").read_text(encoding="utf-8", errors="replace")[-3000:])
         return
-    ready = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port), "-q"], timeout=20)
-    check(ready.returncode == 0, "the container health check (pg_isready -h 127.0.0.1 -p 6432) passes against it")
+    ready = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(port), "-U", "tenk", "-d", "pgbouncer", "-q"],
+                           timeout=20)
+    check(ready.returncode == 0,
+          "the container health check (pg_isready -h 127.0.0.1 -p 6432 -U tenk -d pgbouncer) passes against it")
     env = {**os.environ, "PGPASSWORD": password}
     shown = subprocess.run(
         ["psql", "-X", "-A", "-t", "-F", "=", "-h", "127.0.0.1", "-p", str(port), "-U", "tenk", "pgbouncer",
@@ -298,7 +301,10 @@ def live_replication(work: Path, stack: ExitStack) -> None:
     primary = start(stack, as_postgres([str(binaries / "postgres"), "-D", str(primary_dir), "-p", str(primary_port), *common,
                                         "-c", "wal_level=replica", "-c", "max_wal_senders=5",
                                         "-c", "max_replication_slots=5"]), work / "primary.log", env=env)
-    wait_for(lambda: port_open(primary_port) or primary.poll() is not None, 30, "the primary")
+    # Accepting connections, not only listening: a listening server may still answer
+    # "the database system is starting up" (seen on a busy machine).
+    wait_for(lambda: primary.poll() is not None or subprocess.run(
+        ["pg_isready", "-q", "-h", str(sockets), "-p", str(primary_port)]).returncode == 0, 30, "the primary")
     subprocess.run(as_postgres(["createdb", "-h", str(sockets), "-p", str(primary_port), "-U", "tenk", "tenk"]),
                    check=True, env=env, capture_output=True)
 
