@@ -33,6 +33,16 @@ enum Command {
     },
 }
 
+// jemalloc by default: its background threads return freed memory to the
+// system after a load (BENCHMARKS.md, "Memory under overload").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Err(error) = dotenvy::dotenv()
