@@ -105,5 +105,5 @@ for round in $(seq 1 "$rounds"); do
   start_peer APP_CACHE=true
   measure "Hono/Bun peer /api/users/me (cache on)" "$peer_pid" "http://127.0.0.1:$peer_port/api/users/me" "${bearer[@]}"
   stop_peer
-  [ "$round" -lt "$rounds" ] && echo "| | | | | | |"
+  if [ "$round" -lt "$rounds" ]; then echo "| | | | | | |"; fi
 done
