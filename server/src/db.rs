@@ -287,8 +287,30 @@ pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result
     let options = PgConnectOptions::from_str(url)
         .context("invalid PostgreSQL URL")?
         .statement_cache_capacity(settings.statement_cache);
-    // sqlx reads the CA file only when it connects, and then says just "No
-    // such file or directory": name the file at start instead.
+    let options = if url.contains("sslmode=") {
+        options
+    } else {
+        options.ssl_mode(match settings.ssl_mode {
+            SslMode::Disable => PgSslMode::Disable,
+            SslMode::Prefer => PgSslMode::Prefer,
+            SslMode::Require => PgSslMode::Require,
+            SslMode::VerifyCa => PgSslMode::VerifyCa,
+            SslMode::VerifyFull => PgSslMode::VerifyFull,
+        })
+    };
+    if matches!(
+        options.get_ssl_mode(),
+        PgSslMode::VerifyCa | PgSslMode::VerifyFull
+    ) {
+        check_root_cert(url)?;
+    }
+    Ok(options)
+}
+
+/// sqlx reads the CA file only when it connects, and then says just "No
+/// such file or directory": with a verifying mode, name the file at start.
+/// (A percent-encoded path is left to sqlx, which decodes it.)
+fn check_root_cert(url: &str) -> anyhow::Result<()> {
     let root_cert = url
         .split_once('?')
         .and_then(|(_, query)| {
@@ -298,22 +320,12 @@ pub fn connect_options(url: &str, settings: &DatabaseSettings) -> anyhow::Result
         })
         .map(String::from)
         .or_else(|| std::env::var("PGSSLROOTCERT").ok());
-    // (A percent-encoded path is left to sqlx, which decodes it.)
     if let Some(path) = root_cert.filter(|path| !path.contains('%'))
         && let Err(error) = std::fs::metadata(&path)
     {
         anyhow::bail!("cannot read the PostgreSQL CA certificate (sslrootcert) {path}: {error}");
     }
-    if url.contains("sslmode=") {
-        return Ok(options);
-    }
-    Ok(options.ssl_mode(match settings.ssl_mode {
-        SslMode::Disable => PgSslMode::Disable,
-        SslMode::Prefer => PgSslMode::Prefer,
-        SslMode::Require => PgSslMode::Require,
-        SslMode::VerifyCa => PgSslMode::VerifyCa,
-        SslMode::VerifyFull => PgSslMode::VerifyFull,
-    }))
+    Ok(())
 }
 
 /// The options for the maintenance database (`postgres`, or `template1` when
