@@ -197,13 +197,7 @@ pub async fn change_password(
     let row = find_user(state.db.writer()?, user.user_id)
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    let verification = state
-        .hasher
-        .verify(request.current_password, Some(row.password_hash))
-        .await?;
-    if !verification.matches {
-        return Err(ApiError::invalid("current_password", "does not match"));
-    }
+    check_password(&state, &row, request.current_password, "current_password").await?;
     let new_password = NewPassword::parse(request.new_password, "new_password")?;
     let hash = state.hasher.hash(new_password.into_inner()).await?;
     crate::db::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
@@ -267,6 +261,46 @@ pub async fn delete_me(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Checks the account's password given as `field`, under the per-account
+/// login throttle: an access token, stolen or not, must not buy more
+/// guesses at the password than the login form gives.
+async fn check_password(
+    state: &AppState,
+    row: &UserRow,
+    password: String,
+    field: &'static str,
+) -> Result<(), ApiError> {
+    check_bound(&password, field)?;
+    let reservation = state
+        .login_throttle
+        .reserve(&state.redis, &row.email)
+        .await?
+        .map_err(|wait| ApiError::RateLimited { retry_after: wait })?;
+    let verification = match state
+        .hasher
+        .verify(password, Some(row.password_hash.clone()))
+        .await
+    {
+        Ok(verification) => verification,
+        Err(error) => {
+            // Not judged (the hashing queue was full): not a failure.
+            state
+                .login_throttle
+                .release(&state.redis, reservation)
+                .await;
+            return Err(error.into());
+        }
+    };
+    if !verification.matches {
+        return Err(ApiError::invalid(field, "does not match"));
+    }
+    state
+        .login_throttle
+        .succeeded(&state.redis, reservation)
+        .await?;
+    Ok(())
+}
+
 /// Checks the password (under the per-account login throttle) or consumes a
 /// one-time code of the account's address.
 async fn reauthenticate(
@@ -276,23 +310,7 @@ async fn reauthenticate(
 ) -> Result<(), ApiError> {
     match proof {
         Reauthentication::Password { password } => {
-            check_bound(&password, "password")?;
-            let reservation = state
-                .login_throttle
-                .reserve(&state.redis, &row.email)
-                .await?
-                .map_err(|wait| ApiError::RateLimited { retry_after: wait })?;
-            let verification = state
-                .hasher
-                .verify(password, Some(row.password_hash.clone()))
-                .await?;
-            if !verification.matches {
-                return Err(ApiError::invalid("password", "does not match"));
-            }
-            state
-                .login_throttle
-                .succeeded(&state.redis, reservation)
-                .await?;
+            check_password(state, row, password, "password").await?;
         }
         Reauthentication::Code { code } => {
             let length = state.otp.settings().length as usize;

@@ -190,3 +190,39 @@ async fn a_new_reset_token_voids_the_earlier_ones() {
     assert_eq!(old.json::<Problem>().await.unwrap().code, "invalid_token");
     assert_eq!(reset(newer).await.status(), 204);
 }
+
+/// Found in review: the password change checked the current password at the
+/// API tier (1,000 a minute per user) with no per-account throttle, so an
+/// access token bought thousands of guesses at the password. Now the same
+/// per-account throttle as the login form: after its free failures, 429
+/// with `Retry-After`, even for the right password, and login sees the
+/// same record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_the_current_password_is_throttled_like_a_login() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let user = app.new_user("guess").await;
+    let change = |current: String| {
+        app.post("/api/users/me/password")
+            .bearer_auth(user.token())
+            .json(&json!({"current_password": current, "new_password": "another fine password"}))
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for attempt in 0..8 {
+        let response = change(format!("wrong guess {attempt}")).await.unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert!(response.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    assert!(
+        statuses[..statuses.len() - 1].iter().all(|s| *s == 422),
+        "{statuses:?}"
+    );
+    // Throttled for the account, whatever the password and the route.
+    assert_eq!(change(PASSWORD.to_string()).await.unwrap().status(), 429);
+    assert_eq!(app.login(&user.email, PASSWORD).await.status(), 429);
+}
