@@ -94,6 +94,67 @@ async fn the_document_lists_exactly_the_routes_the_router_serves() {
     }
 }
 
+/// The rate limit of every documented path, written here on purpose: a new
+/// route must be given its limit in `server/src/rate_limit/policy.rs` and
+/// here, not fall into the public tier because no prefix matched it.
+const LIMITS: &[(&str, &str)] = &[
+    ("/api/health", "public"),
+    ("/api/health/ready", "public"),
+    ("/api/health/database", "public"),
+    ("/api/health/redis", "public"),
+    ("/api/health/detailed", "public"),
+    ("/api/openapi.json", "public"),
+    ("/metrics", "public"),
+    ("/api/auth/register", "auth"),
+    ("/api/auth/login", "auth"),
+    ("/api/auth/refresh", "auth"),
+    ("/api/auth/logout", "auth"),
+    ("/api/auth/password/reset", "auth"),
+    ("/api/auth/verify-email", "auth"),
+    ("/api/auth/password/forgot", "otp-request-ip"),
+    ("/api/auth/verify-email/resend", "otp-request-ip"),
+    ("/api/auth/otp/request", "otp-request-ip"),
+    ("/api/auth/otp/verify", "otp-verify"),
+    ("/api/auth/sessions", "api"),
+    ("/api/auth/sessions/{id}", "api"),
+    ("/api/users/me", "api"),
+    ("/api/users/me/password", "api"),
+    ("/api/posts", "api"),
+    ("/api/posts/{id}", "api"),
+    ("/api/admin/sessions", "api"),
+    ("/api/admin/sessions/{id}", "api"),
+    ("/api/admin/users", "api"),
+    ("/api/admin/users/{id}", "api"),
+    ("/api/admin/users/{id}/sessions", "api"),
+    ("/api/admin/users/{id}/disable", "api"),
+    ("/api/admin/users/{id}/enable", "api"),
+    ("/api/admin/audit", "api"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_path_has_the_rate_limit_declared_for_it() {
+    let db = TestDb::new().await;
+    let app = TestApp::spawn(&db).await;
+    let document = document(&app).await;
+    let mut documented: Vec<&str> = document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    documented.sort_unstable();
+    let mut declared: Vec<&str> = LIMITS.iter().map(|(path, _)| *path).collect();
+    declared.sort_unstable();
+    assert_eq!(documented, declared, "a path without a declared limit");
+    for (path, limit) in LIMITS {
+        assert_eq!(
+            tenk_server::rate_limit::Limit::for_route(path).name(),
+            *limit,
+            "{path}"
+        );
+    }
+}
+
 async fn document(app: &TestApp) -> serde_json::Value {
     app.get("/api/openapi.json")
         .send()
