@@ -26,14 +26,7 @@ async fn a_request_past_the_in_flight_bound_is_shed_while_health_answers() {
     let user = app.new_user("shed").await;
 
     // The only place goes to a post whose body never finishes arriving.
-    let address = app.address.trim_start_matches("http://").to_string();
-    let mut held = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: 27\r\nConnection: close\r\n\r\n{{\"title\":",
-        user.token()
-    );
-    held.write_all(head.as_bytes()).await.unwrap();
+    let mut held = app.half_sent_post(&user, false).await;
     until("the held request is admitted", || {
         app.state.admission.in_flight() == 1
     })
@@ -180,14 +173,7 @@ async fn a_request_whose_client_went_away_leaves_the_in_flight_gauge() {
     let db = TestDb::new().await;
     let app = TestApp::spawn(&db).await;
     let user = app.new_user("gone").await;
-    let address = app.address.trim_start_matches("http://").to_string();
-    let mut held = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{{\"title\":",
-        user.token()
-    );
-    held.write_all(head.as_bytes()).await.unwrap();
+    let held = app.half_sent_post(&user, true).await;
     let gauge = &app.state.metrics.http_in_flight;
     until("the request is in flight", || gauge.get() == 1).await;
     drop(held);

@@ -88,9 +88,9 @@ async fn post(app: &TestApp, token: &str, title: &str) -> reqwest::Response {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_known_down_is_refused_at_once_and_found_back() {
-    let db = TestDb::new().await;
+/// An app whose pool reaches the test database through a `Proxy` that the
+/// test can cut and restore.
+async fn app_behind_database_proxy(db: &TestDb) -> (Proxy, TestApp) {
     let proxy = Proxy::start("127.0.0.1:5432").await;
     let url = db
         .url
@@ -101,6 +101,13 @@ async fn a_database_known_down_is_refused_at_once_and_found_back() {
         .await
         .unwrap();
     let app = TestApp::spawn_with(pool, test_settings(&[])).await;
+    (proxy, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_known_down_is_refused_at_once_and_found_back() {
+    let db = TestDb::new().await;
+    let (proxy, app) = app_behind_database_proxy(&db).await;
     let user = app.new_user("outage").await;
     assert_eq!(post(&app, user.token(), "before").await.status(), 201);
     assert_eq!(app.me_status(user.token()).await, 200); // now cached
@@ -161,16 +168,7 @@ async fn redis_known_down_is_refused_at_once_and_found_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_refused_during_an_outage_are_not_counted_as_failures() {
     let db = TestDb::new().await;
-    let proxy = Proxy::start("127.0.0.1:5432").await;
-    let url = db
-        .url
-        .replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", proxy.port), 1);
-    let pool = PgPoolOptions::new()
-        .max_connections(5)
-        .connect(&url)
-        .await
-        .unwrap();
-    let app = TestApp::spawn_with(pool, test_settings(&[])).await;
+    let (proxy, app) = app_behind_database_proxy(&db).await;
     let user = app.new_user("login-outage").await;
 
     proxy.set_up(false);

@@ -265,6 +265,31 @@ impl TestApp {
     }
 
     /// Registers a new user and logs in.
+    /// A `POST /api/posts` of `user` whose body stops half-way: the request
+    /// is admitted and stays in flight until the returned stream is dropped.
+    /// `keep_alive: false` sends `Connection: close`.
+    pub(crate) async fn half_sent_post(
+        &self,
+        user: &LoggedIn,
+        keep_alive: bool,
+    ) -> tokio::net::TcpStream {
+        use tokio::io::AsyncWriteExt;
+        let address = self.address.trim_start_matches("http://");
+        let mut held = tokio::net::TcpStream::connect(address).await.unwrap();
+        let connection = if keep_alive {
+            ""
+        } else {
+            "Connection: close\r\n"
+        };
+        let head = format!(
+            "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 27\r\n{connection}\r\n{{\"title\":",
+            user.token()
+        );
+        held.write_all(head.as_bytes()).await.unwrap();
+        held
+    }
+
     pub(crate) async fn new_user(&self, tag: &str) -> LoggedIn {
         let email = unique_email(tag);
         let registered = self.register(&email, PASSWORD).await;

@@ -231,13 +231,7 @@ async fn a_keep_alive_request_in_flight_at_shutdown_is_answered_with_connection_
     let user = app.new_user("drain").await;
     let address = app.address.trim_start_matches("http://").to_string();
     // Keep-alive (no `Connection: close`), half of the body sent.
-    let mut held = tokio::net::TcpStream::connect(&address).await.unwrap();
-    let head = format!(
-        "POST /api/posts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/json\r\nContent-Length: 27\r\n\r\n{{\"title\":",
-        user.token()
-    );
-    held.write_all(head.as_bytes()).await.unwrap();
+    let mut held = app.half_sent_post(&user, true).await;
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.state.admission.in_flight() == 0 {
         assert!(Instant::now() < deadline, "the request was never admitted");
