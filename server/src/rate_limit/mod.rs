@@ -67,8 +67,8 @@ pub struct RateLimiter {
     redis: RedisClient,
     gcra: Gcra,
     local: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
-    /// `RateLimit-Policy` of each limit, in `Limit::ALL` order.
-    policy_headers: Vec<HeaderValue>,
+    /// `RateLimit-Policy` of each limit, by `Limit::index`.
+    policy_headers: [HeaderValue; Limit::ALL.len()],
     metrics: Arc<Metrics>,
 }
 
@@ -87,10 +87,8 @@ impl RateLimiter {
                 (limit.name(), DefaultKeyedRateLimiter::keyed(quota))
             })
             .collect();
-        let policy_headers = Limit::ALL
-            .iter()
-            .map(|limit| layer::policy_value(*limit, limit.policy(&settings)))
-            .collect();
+        let policy_headers =
+            Limit::ALL.map(|limit| layer::policy_value(limit, limit.policy(&settings)));
         Self {
             settings,
             redis,
@@ -107,10 +105,7 @@ impl RateLimiter {
 
     /// The `RateLimit-Policy` field of `limit`.
     pub fn policy_header(&self, limit: Limit) -> HeaderValue {
-        let index = Limit::ALL.iter().position(|each| *each == limit);
-        index
-            .and_then(|index| self.policy_headers.get(index).cloned())
-            .unwrap_or_else(|| layer::policy_value(limit, limit.policy(&self.settings)))
+        self.policy_headers[limit.index()].clone()
     }
 
     /// Counts one request of `subject` against `limit`.

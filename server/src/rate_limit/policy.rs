@@ -57,6 +57,11 @@ impl Limit {
         Self::OtpVerify,
     ];
 
+    /// The position of this limit in `ALL` (declaration order).
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
     /// The limit of a route template (`unmatched` and unknown ones are public).
     pub fn for_route(route: &str) -> Self {
         match route {
@@ -122,6 +127,13 @@ impl Limit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_limit_indexes_its_place_in_all() {
+        for (position, limit) in Limit::ALL.iter().enumerate() {
+            assert_eq!(limit.index(), position, "{limit:?}");
+        }
+    }
 
     #[test]
     fn routes_map_to_the_seeds_tiers() {
