@@ -125,6 +125,10 @@ def cluster(results):
         env["RATE_LIMIT_AUTH"] = "100000/5m"
         _, port_c = start_server(env, cleanup)
         c = f"http://127.0.0.1:{port_c}"
+        # Instance d connects now (a health check), then sits out the failover.
+        _, port_d = start_server(env, cleanup)
+        d = f"http://127.0.0.1:{port_d}"
+        http("GET", f"{d}/api/health/redis")
         _, tokens = new_user(c)
         token = tokens["access_token"]
         for _ in range(2):
@@ -167,6 +171,12 @@ def cluster(results):
 
         promoted = eventually(all_promoted, seconds=30)
         results.check(f"cluster: the {len(replicas)} replicas were promoted", promoted and len(replicas) == 3)
+        # Instance d saw none of the failover: its slot map still names the
+        # demoted primaries, and the promoted ones never ran tenk's scripts.
+        logins = parallel([lambda: new_user(d) for _ in range(6)], workers=3)
+        failed = [repr(outcome) for outcome in logins if isinstance(outcome, Exception)]
+        results.check("cluster: right after the failover, logins on an instance with a stale slot map work",
+                      not failed, f"{failed}")
         print(f"      during the failovers: {len(load)} requests, {sum(1 for s in load if s != 200)} not 200")
         healthy = eventually(lambda: "cluster_state:ok" in redis_cli(ports[0], "CLUSTER", "INFO"))
         works = eventually(lambda: http("GET", f"{c}/api/users/me", token=token)[0] == 200

@@ -248,12 +248,33 @@ fn is_unavailable_state(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03" | "53300")
 }
 
+/// Redis is moving a primary (a cluster's MOVED/ASK after the client's
+/// retries, TRYAGAIN, CLUSTERDOWN; MASTERDOWN, READONLY, LOADING), for a
+/// command or inside a refused transaction: the request can succeed in a
+/// moment, so 503 with Retry-After, not 500.
+fn is_failing_over(error: &redis::RedisError) -> bool {
+    use redis::ServerErrorKind::{
+        Ask, BusyLoading, ClusterDown, MasterDown, Moved, ReadOnly, TryAgain,
+    };
+    let moving = |kind| {
+        matches!(
+            kind,
+            Some(Moved | Ask | TryAgain | ClusterDown | MasterDown | ReadOnly | BusyLoading)
+        )
+    };
+    error
+        .clone()
+        .into_server_errors()
+        .is_some_and(|refused| refused.iter().any(|(_, refusal)| moving(refusal.kind())))
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(error: redis::RedisError) -> Self {
         if error.is_timeout()
             || error.is_io_error()
             || error.is_connection_dropped()
             || error.is_connection_refusal()
+            || is_failing_over(&error)
         {
             tracing::warn!(error = %error, "redis unavailable");
             return Self::redis_unavailable();
@@ -336,6 +357,36 @@ mod tests {
         }
         for code in ["23505", "23503", "40001", "42P01"] {
             assert!(!is_unavailable_state(code), "{code}");
+        }
+    }
+
+    /// A Redis error as the client reports a reply such as `-MOVED 1 host:1`.
+    fn redis_reply(reply: &str) -> redis::RedisError {
+        let value = redis::parse_redis_value(format!("{reply}\r\n").as_bytes()).expect("RESP");
+        value.extract_error().expect_err("an error reply")
+    }
+
+    #[test]
+    fn redis_failing_over_is_unavailable_not_internal() {
+        let status = |error| ApiError::from(error).into_response().status();
+        for reply in [
+            "-MOVED 3999 127.0.0.1:6381",
+            "-ASK 3999 127.0.0.1:6381",
+            "-TRYAGAIN Multiple keys request during rehashing of slot",
+            "-CLUSTERDOWN The cluster is down",
+            "-MASTERDOWN Link with MASTER is down",
+            "-READONLY You can't write against a read only replica.",
+            "-LOADING Redis is loading the dataset in memory",
+        ] {
+            let error = redis_reply(reply);
+            assert_eq!(status(error), StatusCode::SERVICE_UNAVAILABLE, "{reply}");
+        }
+        for reply in [
+            "-NOSCRIPT No matching script",
+            "-ERR wrong number of arguments",
+        ] {
+            let error = redis_reply(reply);
+            assert_eq!(status(error), StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
         }
     }
 

@@ -6,10 +6,10 @@
 //! match is consumed by a compare-and-delete script, so two concurrent
 //! correct submissions open exactly one session.
 
+use crate::redis_client::Script;
 use hmac::{Hmac, Mac};
 use rand::TryRngCore;
 use rand::rngs::OsRng;
-use redis::Script;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;

@@ -17,10 +17,10 @@
 
 use std::sync::LazyLock;
 
+use crate::redis_client::Script;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
-use redis::Script;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 

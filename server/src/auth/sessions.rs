@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use redis::Script;
+use crate::redis_client::Script;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use crate::redis_client::Script;
 
 use super::Decision;
 use crate::config::Policy;

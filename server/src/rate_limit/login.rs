@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use redis::Script;
+use crate::redis_client::Script;
 use sha2::{Digest, Sha256};
 
 use crate::config::Policy;

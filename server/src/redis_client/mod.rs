@@ -9,6 +9,7 @@
 //! Redis is down.
 
 mod cluster;
+mod script;
 mod sentinel;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::config::{RedisSettings, RedisTopology};
 use crate::db::CHECK_TIMEOUT;
 use crate::dependencies::Breaker;
 use crate::redis_keys::RedisKeys;
+pub use script::{Script, ScriptCall};
 
 /// How commands reach Redis.
 #[derive(Clone)]
@@ -276,12 +278,7 @@ impl ConnectionLike for TimedConnection {
                 Inner::Manager(manager) => {
                     manager.req_packed_commands(pipeline, offset, count).await
                 }
-                Inner::Cluster(lazy) => {
-                    lazy.connection()
-                        .await?
-                        .req_packed_commands(pipeline, offset, count)
-                        .await
-                }
+                Inner::Cluster(lazy) => lazy.pipeline(pipeline, offset, count).await,
             };
             self.observe(started, &outcome);
             outcome
