@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Validates tenk's alerting and dashboard files with the real tools, and cross-checks them.
+# Validates tenk's alerting and dashboard files with the real tools, checks that the files
+# generated from thresholds.toml are current, and checks what no tool sees (checks.py).
 #
 #   bash alerts/check.sh        (from any directory)
 #   bash alerts/check.sh -v     also show the output of passing steps
@@ -80,8 +81,8 @@ else
 fi
 
 # --- one source of thresholds; consistency of rules, tests, dashboard, wiring ----------
-step "thresholds.toml = tenk.rules.yml exprs (op, value, for, severity, action) = dashboard threshold steps" \
-  python3 "$here/checks.py" thresholds
+step "tenk.rules.yml, k8s PrometheusRule, dashboard threshold steps = generate.py of thresholds.toml" \
+  python3 "$here/generate.py" --check
 step "tenk.rules.test.yml tests every alert (fires, pending, silent)" python3 "$here/checks.py" rule-tests
 step "dashboard variables, ids, grid, instance/job selectors" python3 "$here/checks.py" dashboard
 step "prometheus.yml / alertmanager.yml / Grafana provisioning agree" python3 "$here/checks.py" wiring
