@@ -8,7 +8,7 @@
 #                                            and an Alertmanager on 127.0.0.1
 #
 # Needs: promtool, amtool, prometheus, prometheus-alertmanager (Debian: apt-get install -y
-# prometheus prometheus-alertmanager), python3 >= 3.11, node + npm (runs `npm ci` in
+# prometheus prometheus-alertmanager), python3 >= 3.11 with PyYAML (Debian: python3-yaml), node + npm (runs `npm ci` in
 # dashboards/schema-check when its node_modules is missing).
 # Prints one PASS/FAIL line per step (a FAIL shows the tool's output, indented), then
 # "check.sh: N passed, M failed"; exits 1 if any step failed. Every step runs, even after
@@ -52,6 +52,11 @@ if ((${#missing[@]})); then
 fi
 if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "FAIL  tools: python3 >= 3.11 needed (tomllib)"
+  echo "check.sh: 0 passed, 1 failed"
+  exit 1
+fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "FAIL  tools: python3 has no PyYAML (apt-get install -y python3-yaml)"
   echo "check.sh: 0 passed, 1 failed"
   exit 1
 fi

@@ -21,7 +21,7 @@ CHECKs
               with each other and with the rules and the dashboard
 
 Prints one PASS or FAIL line per check (FAIL lines say what differs) and exits 1 if any
-check failed. Python 3.11+ standard library only; works from any working directory.
+check failed. Python 3.11+ and PyYAML; works from any working directory.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ TENK_E2E_RULES=path  use another rules file as the source of the test copy (e.g.
                      rule change, or to see this check fail on a broken threshold).
 TENK_E2E_KEEP=1      keep the temporary folder (logs, configs) and print its path.
 Needs: prometheus, promtool, psql on PATH; PostgreSQL on 127.0.0.1:5432 (user postgres,
-trust auth). Python 3.11+ stdlib only.
+trust auth). Python 3.11+ and PyYAML.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ alertmanager: starts `prometheus-alertmanager` with alertmanager.yml, posts a se
   alerts through its API and checks which ones are inhibited (the table EXPECT below).
 
 Both use a temporary folder and free ports, stop the processes they started (by their
-own handle), and print what went wrong on failure (exit 1). Python 3.11+ stdlib only.
+own handle), and print what went wrong on failure (exit 1). Python 3.11+ and PyYAML.
 """
 
 from __future__ import annotations
