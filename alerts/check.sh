@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Validates tenk's alerting and dashboard files with the real tools, and cross-checks them.
+# Validates tenk's alerting and dashboard files with the real tools, checks that the files
+# generated from thresholds.toml are current, and checks what no tool sees (checks.py).
 #
 #   bash alerts/check.sh        (from any directory)
 #   bash alerts/check.sh -v     also show the output of passing steps
@@ -7,7 +8,7 @@
 #                                            and an Alertmanager on 127.0.0.1
 #
 # Needs: promtool, amtool, prometheus, prometheus-alertmanager (Debian: apt-get install -y
-# prometheus prometheus-alertmanager), python3 >= 3.11, node + npm (runs `npm ci` in
+# prometheus prometheus-alertmanager), python3 >= 3.11 with PyYAML (Debian: python3-yaml), node + npm (runs `npm ci` in
 # dashboards/schema-check when its node_modules is missing).
 # Prints one PASS/FAIL line per step (a FAIL shows the tool's output, indented), then
 # "check.sh: N passed, M failed"; exits 1 if any step failed. Every step runs, even after
@@ -54,6 +55,11 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "check.sh: 0 passed, 1 failed"
   exit 1
 fi
+if ! python3 -c 'import yaml' 2>/dev/null; then
+  echo "FAIL  tools: python3 has no PyYAML (apt-get install -y python3-yaml)"
+  echo "check.sh: 0 passed, 1 failed"
+  exit 1
+fi
 
 # --- Prometheus: rules, their unit tests, the server config ---------------------------
 step "promtool check rules tenk.rules.yml" promtool check rules "$here/tenk.rules.yml"
@@ -80,8 +86,8 @@ else
 fi
 
 # --- one source of thresholds; consistency of rules, tests, dashboard, wiring ----------
-step "thresholds.toml = tenk.rules.yml exprs (op, value, for, severity, action) = dashboard threshold steps" \
-  python3 "$here/checks.py" thresholds
+step "tenk.rules.yml, k8s PrometheusRule, dashboard threshold steps = generate.py of thresholds.toml" \
+  python3 "$here/generate.py" --check
 step "tenk.rules.test.yml tests every alert (fires, pending, silent)" python3 "$here/checks.py" rule-tests
 step "dashboard variables, ids, grid, instance/job selectors" python3 "$here/checks.py" dashboard
 step "prometheus.yml / alertmanager.yml / Grafana provisioning agree" python3 "$here/checks.py" wiring

@@ -1,17 +1,13 @@
 #!/usr/bin/env python3
-"""Cross-checks between tenk's thresholds, alert rules, rule tests, routes, dashboard and
-provisioning: the agreements no single tool (promtool, amtool, tsc) can see.
+"""Checks of tenk's alert rules, rule tests, routes, dashboard and provisioning: the
+agreements no single tool (promtool, amtool, tsc) can see. What thresholds.toml says is
+not checked here but generated (alerts/generate.py, whose --check alerts/check.sh runs).
 
     python3 alerts/checks.py [CHECK ...]     default: all checks
     python3 alerts/checks.py route-cases     print "<receiver> <label=value>..." per
                                              routes.test case, for alerts/check.sh
 
 CHECKs
-  thresholds  every [[threshold]] of thresholds.toml has its rule in tenk.rules.yml with
-              exactly `<expr> <op> <value>`, the same `for`, severity and action, prose that
-              states the same number and duration; and its dashboard panel has exactly
-              one threshold step, equal to `value`, in the matching unit; [target_down]
-              is the `up == 0` rule TenkInstanceDown, with the same `for`, severity, action
   rule-tests  tenk.rules.test.yml tests every alert: fires, is pending one evaluation
               before (ALERTS{alertstate="pending"}), and has a silent case; its input
               series use only known metric names
@@ -25,52 +21,20 @@ CHECKs
               with each other and with the rules and the dashboard
 
 Prints one PASS or FAIL line per check (FAIL lines say what differs) and exits 1 if any
-check failed. Python 3.11+ standard library only; works from any working directory.
+check failed. Python 3.11+ and PyYAML; works from any working directory.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import tomllib
 
 import tenkcfg as cfg
+from generate import seconds
 from metric_names import uses as metric_uses
 
-UNITS = {"seconds": "s", "ratio": "percentunit", "count": "short"}  # toml unit -> Grafana unit
-SEVERITIES = {"page", "warning"}
-REQUIRED = {"name": str, "alert": str, "description": str, "metric": str, "expr": str, "op": str,
-            "value": (int, float), "unit": str, "for": str, "severity": str, "action": str, "panel": str}
 DS_VAR = "${datasource}"
 DS_UID = "prometheus"
-
-
-def duration(s) -> int:
-    """Prometheus duration ("1h30m", "5m", "0s") -> seconds."""
-    m = re.fullmatch(r"((\d+)h)?((\d+)m)?((\d+)s)?", str(s))
-    if not m or not str(s):
-        raise ValueError(f"not a duration: {s!r}")
-    return int(m.group(2) or 0) * 3600 + int(m.group(4) or 0) * 60 + int(m.group(6) or 0)
-
-
-def human_value(t: dict) -> str:
-    v = float(t["value"])
-    if t["unit"] == "seconds":
-        return f"{round(v * 1000, 6):g} ms"
-    if t["unit"] == "ratio":
-        return f"{round(v * 100, 6):g} %"
-    return f"{round(v, 6):g}"
-
-
-def human_for(s: str) -> str:
-    sec = duration(s)
-    if sec % 3600 == 0:
-        n, unit = sec // 3600, "hour"
-    elif sec % 60 == 0:
-        n, unit = sec // 60, "minute"
-    else:
-        n, unit = sec, "second"
-    return f"{n} {unit}" + ("s" if n != 1 else "")
 
 
 def rules_by_alert() -> tuple[dict[str, dict], list[str]]:
@@ -87,185 +51,13 @@ def rules_by_alert() -> tuple[dict[str, dict], list[str]]:
 # ------------------------------------------------------------------------------ checks
 
 
-def check_thresholds() -> list[str]:
-    errors: list[str] = []
-    doc_path = cfg.THRESHOLDS
-    with doc_path.open("rb") as f:
-        doc = tomllib.load(f)
-    if doc.get("version") != 1:
-        errors.append(f"{doc_path.name}: version must be 1")
-    ths = doc.get("threshold", [])
-    if not ths:
-        return errors + [f"{doc_path.name}: no [[threshold]] tables"]
-    rules, errs = rules_by_alert()
-    errors += errs
-    dash = cfg.load_dashboard()
-    panels = cfg.dashboard_panels(dash)
-    seen_names, seen_alerts = set(), set()
-
-    for t in ths:
-        where = f"{doc_path.name} [[threshold]] {t.get('name', '?')}"
-        bad = False
-        for key, typ in REQUIRED.items():
-            if key not in t:
-                errors.append(f"{where}: missing key {key!r}")
-                bad = True
-            elif not isinstance(t[key], typ) or isinstance(t[key], bool):
-                errors.append(f"{where}: {key!r} has the wrong type")
-                bad = True
-        extra = set(t) - set(REQUIRED)
-        if extra:
-            errors.append(f"{where}: unknown keys {sorted(extra)}")
-        if bad:
-            continue
-        if t["name"] in seen_names or t["alert"] in seen_alerts:
-            errors.append(f"{where}: name or alert used twice")
-        seen_names.add(t["name"])
-        seen_alerts.add(t["alert"])
-        if t["op"] != ">":
-            errors.append(f"{where}: op must be \">\" (tenk alerts fire strictly above), got {t['op']!r}")
-        if t["unit"] not in UNITS:
-            errors.append(f"{where}: unit must be one of {sorted(UNITS)}")
-            continue
-        if t["severity"] not in SEVERITIES:
-            errors.append(f"{where}: severity must be one of {sorted(SEVERITIES)}")
-        try:
-            duration(t["for"])
-        except ValueError as e:
-            errors.append(f"{where}: {e}")
-            continue
-        value = float(t["value"])
-
-        # --- the rule
-        rule = rules.get(t["alert"])
-        if rule is None:
-            errors.append(f"{where}: no alert {t['alert']} in {cfg.RULES.name}")
-        else:
-            rw = f"{cfg.RULES.name} {t['alert']}"
-            if rule["_group"] != "tenk.thresholds":
-                errors.append(f"{rw}: belongs in group tenk.thresholds")
-            m = re.fullmatch(r"(.*?)(>=|<=|==|!=|>|<)([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)",
-                             cfg.squash(str(rule["expr"])))
-            if not m:
-                errors.append(f"{rw}: expr does not end in '<op> <number>': {rule['expr']!r}")
-            else:
-                lhs, op, num = m.groups()
-                if lhs != cfg.squash(t["expr"]):
-                    errors.append(f"{rw}: expr left-hand side differs from thresholds.toml expr\n"
-                                  f"      rule: {lhs}\n      toml: {cfg.squash(t['expr'])}")
-                if op != t["op"]:
-                    errors.append(f"{rw}: operator {op!r} != thresholds.toml op {t['op']!r}")
-                if float(num) != value:
-                    errors.append(f"{rw}: threshold {num} != thresholds.toml value {t['value']}")
-            if duration(rule.get("for", "0s")) != duration(t["for"]):
-                errors.append(f"{rw}: for {rule.get('for')!r} != thresholds.toml for {t['for']!r}")
-            labels, ann = rule.get("labels") or {}, rule.get("annotations") or {}
-            if labels.get("severity") != t["severity"]:
-                errors.append(f"{rw}: severity {labels.get('severity')!r} != thresholds.toml {t['severity']!r}")
-            if labels.get("threshold") != t["name"]:
-                errors.append(f"{rw}: label threshold {labels.get('threshold')!r} != {t['name']!r}")
-            if ann.get("action") != t["action"]:
-                errors.append(f"{rw}: action {ann.get('action')!r} != thresholds.toml {t['action']!r}")
-            desc = str(ann.get("description", ""))
-            for words in (human_value(t), f"for {human_for(t['for'])}"):
-                if words not in desc:
-                    errors.append(f"{rw}: description does not say {words!r}: {desc!r}")
-
-        # --- the dashboard panel
-        matching = [p for p in panels if p.get("title") == t["panel"]]
-        if len(matching) != 1:
-            errors.append(f"{where}: {len(matching)} dashboard panels titled {t['panel']!r} (want 1)")
-            continue
-        p = matching[0]
-        pw = f"{cfg.DASHBOARD.name} panel {t['panel']!r}"
-        defaults = p.get("fieldConfig", {}).get("defaults", {})
-        th = defaults.get("thresholds") or {}
-        steps = [s.get("value") for s in th.get("steps", []) if s.get("value") is not None]
-        if th.get("mode") != "absolute":
-            errors.append(f"{pw}: thresholds mode must be 'absolute'")
-        if len(steps) != 1 or float(steps[0]) != value:
-            errors.append(f"{pw}: threshold steps {steps} != [{t['value']}] of thresholds.toml {t['name']}")
-        if defaults.get("unit") != UNITS[t["unit"]]:
-            errors.append(f"{pw}: unit {defaults.get('unit')!r} != {UNITS[t['unit']]!r} (thresholds.toml unit {t['unit']!r})")
-        if p.get("type") == "timeseries":
-            mode = (defaults.get("custom") or {}).get("thresholdsStyle", {}).get("mode", "off")
-            if mode == "off":
-                errors.append(f"{pw}: custom.thresholdsStyle.mode is 'off': the threshold line is not drawn")
-        used = {cfg.base_name(n) for tg in p.get("targets", []) for n in cfg.promql_metrics(tg.get("expr", ""))}
-        if t["metric"] not in used:
-            errors.append(f"{pw}: queries do not use {t['metric']} (thresholds.toml metric)")
-        pdesc = str(p.get("description", ""))
-        for words in (f"{t['op']} {t['value']}", f"for {t['for']}", t["action"]):
-            if words not in pdesc:
-                errors.append(f"{pw}: description does not say {words!r}")
-
-    for name, r in rules.items():
-        if r["_group"] == "tenk.thresholds" and name not in seen_alerts:
-            errors.append(f"{cfg.RULES.name}: {name} is in group tenk.thresholds but not in thresholds.toml")
-    errors += check_target_down(doc.get("target_down"), rules)
-    return errors
-
-
-TARGET_DOWN_REQUIRED = {k: v for k, v in REQUIRED.items() if k not in ("panel", "unit")}
-
-
-def check_target_down(t, rules: dict[str, dict]) -> list[str]:
-    """[target_down] of thresholds.toml against its `up == 0` rule (group tenk.availability):
-    the same expression, operator, value, `for`, severity and action; the TUI reads the same
-    table, so the cockpit's TargetDown state and Prometheus's alert cannot disagree."""
-    where = f"{cfg.THRESHOLDS.name} [target_down]"
-    if not isinstance(t, dict):
-        return [f"{where}: missing (the TUI and the rules share the instance-down rule from it)"]
-    errors = []
-    for key, typ in TARGET_DOWN_REQUIRED.items():
-        if key not in t:
-            errors.append(f"{where}: missing key {key!r}")
-        elif not isinstance(t[key], typ) or isinstance(t[key], bool):
-            errors.append(f"{where}: {key!r} has the wrong type")
-    extra = set(t) - set(TARGET_DOWN_REQUIRED)
-    if extra:
-        errors.append(f"{where}: unknown keys {sorted(extra)}")
-    if errors:
-        return errors
-    if t["op"] != "==" or float(t["value"]) != 0.0:
-        errors.append(f"{where}: must be `== 0` (up == 0), got {t['op']} {t['value']}")
-    if t["metric"] != "up" or "up{" not in cfg.squash(t["expr"]):
-        errors.append(f"{where}: expr must select the `up` series, got {t['expr']!r}")
-    if t["severity"] not in SEVERITIES:
-        errors.append(f"{where}: severity must be one of {sorted(SEVERITIES)}")
-    try:
-        duration(t["for"])
-    except ValueError as e:
-        return errors + [f"{where}: {e}"]
-    rule = rules.get(t["alert"])
-    if rule is None:
-        return errors + [f"{where}: no alert {t['alert']} in {cfg.RULES.name}"]
-    rw = f"{cfg.RULES.name} {t['alert']}"
-    if rule["_group"] != "tenk.availability":
-        errors.append(f"{rw}: belongs in group tenk.availability")
-    want = cfg.squash(t["expr"]) + t["op"] + f"{float(t['value']):g}"
-    if cfg.squash(str(rule["expr"])) != want:
-        errors.append(f"{rw}: expr {cfg.squash(str(rule['expr']))!r} != thresholds.toml {want!r}")
-    if duration(rule.get("for", "0s")) != duration(t["for"]):
-        errors.append(f"{rw}: for {rule.get('for')!r} != thresholds.toml for {t['for']!r}")
-    labels, ann = rule.get("labels") or {}, rule.get("annotations") or {}
-    if labels.get("severity") != t["severity"]:
-        errors.append(f"{rw}: severity {labels.get('severity')!r} != thresholds.toml {t['severity']!r}")
-    if ann.get("action") != t["action"]:
-        errors.append(f"{rw}: action {ann.get('action')!r} != thresholds.toml {t['action']!r}")
-    desc = str(ann.get("description", ""))
-    if f"for {human_for(t['for'])}" not in desc:
-        errors.append(f"{rw}: description does not say 'for {human_for(t['for'])}': {desc!r}")
-    return errors
-
-
 def check_rule_tests() -> list[str]:
     errors: list[str] = []
     doc = cfg.load_yaml(cfg.RULE_TESTS)
     name = cfg.RULE_TESTS.name
     if cfg.RULES.name not in (doc.get("rule_files") or []):
         errors.append(f"{name}: rule_files does not include {cfg.RULES.name}")
-    step = duration(doc.get("evaluation_interval", "1m"))
+    step = seconds(doc.get("evaluation_interval", "1m"))
     known = set(cfg.load_exported()) | cfg.SYNTHETIC
     groups = doc.get("tests") or []
     for gi, g in enumerate(groups):
@@ -277,12 +69,12 @@ def check_rule_tests() -> list[str]:
     rules, errs = rules_by_alert()
     errors += errs
     for alert, rule in rules.items():
-        fr = duration(rule.get("for", "0s"))
+        fr = seconds(rule.get("for", "0s"))
         if fr == 0:
             errors.append(f"{cfg.RULES.name} {alert}: no `for`: every tenk alert waits before firing")
         fires = pending = silent = False
         for g in groups:
-            entries = [(duration(a["eval_time"]), a.get("exp_alerts") or [])
+            entries = [(seconds(a["eval_time"]), a.get("exp_alerts") or [])
                        for a in (g.get("alert_rule_test") or []) if a.get("alertname") == alert]
             if not entries:
                 continue
@@ -298,7 +90,7 @@ def check_rule_tests() -> list[str]:
                     continue
                 for q in g.get("promql_expr_test") or []:
                     samples = q.get("exp_samples") or []
-                    if (duration(q["eval_time"]) == t1 and f'alertname="{alert}"' in cfg.squash(q["expr"])
+                    if (seconds(q["eval_time"]) == t1 and f'alertname="{alert}"' in cfg.squash(q["expr"])
                             and samples and all('alertstate="pending"' in s["labels"] for s in samples)):
                         pending = True
             # silent: a group where it never fires after `for`, or an input instance that
@@ -456,7 +248,7 @@ def check_wiring() -> list[str]:
         if ds.get("type") != "prometheus" or not str(ds.get("url", "")).startswith("http"):
             errors.append("provisioning/datasources/prometheus.yml: type must be prometheus, with an http(s) url")
         ti = (ds.get("jsonData") or {}).get("timeInterval")
-        if ti is None or duration(ti) != duration(scrape):
+        if ti is None or seconds(ti) != seconds(scrape):
             errors.append(f"provisioning/datasources/prometheus.yml: jsonData.timeInterval {ti!r}"
                           f" != prometheus.yml scrape_interval {scrape!r}")
     dbdoc = cfg.load_yaml(prov / "dashboards" / "tenk.yml")
@@ -468,7 +260,6 @@ def check_wiring() -> list[str]:
 
 
 CHECKS = {
-    "thresholds": check_thresholds,
     "rule-tests": check_rule_tests,
     "routes": check_routes,
     "metrics": check_metrics,

@@ -28,7 +28,7 @@ TENK_E2E_RULES=path  use another rules file as the source of the test copy (e.g.
                      rule change, or to see this check fail on a broken threshold).
 TENK_E2E_KEEP=1      keep the temporary folder (logs, configs) and print its path.
 Needs: prometheus, promtool, psql on PATH; PostgreSQL on 127.0.0.1:5432 (user postgres,
-trust auth). Python 3.11+ stdlib only.
+trust auth). Python 3.11+ and PyYAML.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,8 @@ import urllib.request
 from pathlib import Path
 
 import tenkcfg as cfg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
+from tenkops import free_port  # noqa: E402
 
 DEFAULT_BIN = "/var/tmp/tenk-target/debug/tenk-server"
 BUDGET = 50.0  # seconds for everything up to the last assertion; cleanup comes after
@@ -82,12 +83,6 @@ def report(name: str, ok: bool, detail: str = "") -> bool:
 
 def left() -> float:
     return BUDGET - (time.monotonic() - T0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tail(path: Path, n: int = 2000) -> str:

@@ -14,7 +14,7 @@ alertmanager: starts `prometheus-alertmanager` with alertmanager.yml, posts a se
   alerts through its API and checks which ones are inhibited (the table EXPECT below).
 
 Both use a temporary folder and free ports, stop the processes they started (by their
-own handle), and print what went wrong on failure (exit 1). Python 3.11+ stdlib only.
+own handle), and print what went wrong on failure (exit 1). Python 3.11+ and PyYAML.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,8 @@ import urllib.request
 from pathlib import Path
 
 import tenkcfg as cfg
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ops"))
+from tenkops import free_port  # noqa: E402
 
 INSTANCES = ["127.0.0.1:8080", "127.0.0.1:8081"]
 STEP = 15  # seconds between samples, like prometheus.yml's scrape_interval
@@ -75,12 +76,6 @@ GAUGE_VALUES = {"tenk_sessions_active": 1234, "tenk_db_pool_max_connections": 20
                 "tenk_memory_limit_bytes": 2 * 1024**3, "tenk_cpu_cores": 2,
                 "process_resident_memory_bytes": 300 * 1024**2, "process_open_fds": 64}
 BUCKETS = [(0.01, 0.5), (0.05, 0.8), (0.1, 0.9), (0.2, 0.97), (0.5, 0.99), (1.0, 1.0), ("+Inf", 1.0)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def labels(d: dict) -> str:

@@ -11,7 +11,7 @@ dashboards/tenk-overview.json. Histogram series are reported by their base name
 Prometheus' own series (up, ALERTS, scrape_*) are left out unless --all: tenk does not
 export them. A Rust test can compare this list with what the server's /metrics exports;
 alerts/check.sh compares it with alerts/exported_metrics.txt.
-Python 3.11+ standard library only; works from any working directory.
+Python 3.11+ and PyYAML; works from any working directory.
 """
 
 from __future__ import annotations

@@ -169,11 +169,6 @@ PYTHON
   return "$status"
 }
 
-rules_sync() {
-  python3 deploy/k8s/gen-prometheusrule.py --check &&
-    "$PY" deploy/checks.py rules-sync
-}
-
 # --- configs run by their real programs --------------------------------------------
 
 nginx_syntax() {
@@ -240,7 +235,6 @@ step "compose: docker-compose config -q (alone and with the podman override)" co
 step "compose: wiring (secrets, nginx/Prometheus targets, data source, subnet)" "$PY" deploy/checks.py compose-wiring
 step "k8s: core objects valid for Kubernetes $K8S_OLDEST..newest (kubernetes-validate --strict)" k8s_schemas
 step "k8s: ServiceMonitor / PrometheusRule against the Prometheus Operator CRDs" "$PY" deploy/checks.py crds
-step "k8s: PrometheusRule = alerts/tenk.rules.yml" rules_sync
 step "k8s: wiring (probes, grace period, HPA = HighCpu, PDB, Secret template)" "$PY" deploy/checks.py k8s-wiring
 step "yamllint (deploy/.yamllint)" yamllint -c deploy/.yamllint -s docker-compose.yml deploy
 step "image: Dockerfile structure" "$PY" deploy/checks.py dockerfile

@@ -2,7 +2,7 @@
 """Cross-checks of deploy/ that no single validator sees. Run by deploy/check.sh in its
 venv (PyYAML; cloudcoil-models-prometheus-operator for `crds`):
 
-    python deploy/checks.py CHECK      # CHECK: crds | rules-sync | k8s-wiring |
+    python deploy/checks.py CHECK      # CHECK: crds | k8s-wiring |
                                        #        compose-wiring | docker-context | dockerfile
 
 Each prints what it verified, or one `error:` line per problem, and exits 1 on any.
@@ -158,19 +158,6 @@ def check_crds() -> None:
                 if not (item.get("alert") or item.get("record")) or not item.get("expr"):
                     error(f"prometheusrule.yaml: a rule of {group.get('name')} lacks alert/record or expr")
         ok("PrometheusRule groups: each has a name and rules with alert + expr")
-
-
-# --- rules-sync --------------------------------------------------------------------
-
-
-def check_rules_sync() -> None:
-    rules = load(ROOT / "alerts" / "tenk.rules.yml")
-    resource = load(K8S / "prometheusrule.yaml")
-    if resource.get("spec") != rules:
-        error("deploy/k8s/prometheusrule.yaml spec != alerts/tenk.rules.yml (run deploy/k8s/gen-prometheusrule.py)")
-        return
-    alerts = [r["alert"] for g in rules["groups"] for r in g["rules"] if "alert" in r]
-    ok(f"PrometheusRule spec equals alerts/tenk.rules.yml as data: {len(rules['groups'])} groups, {len(alerts)} alerts")
 
 
 # --- k8s-wiring --------------------------------------------------------------------
@@ -663,7 +650,6 @@ def check_dockerfile() -> None:
 
 CHECKS = {
     "crds": check_crds,
-    "rules-sync": check_rules_sync,
     "k8s-wiring": check_k8s_wiring,
     "compose-wiring": check_compose_wiring,
     "docker-context": check_docker_context,

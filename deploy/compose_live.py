@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The Python half of deploy/compose-live.sh (stdlib only; the HTTP helpers, result
-lines and parallel calls are engines/common.py's):
+lines and parallel calls are ops/tenkops.py's):
 
     python3 deploy/compose_live.py healthchecks --socket S --project P
         Runs the health checks of the project's containers through podman's API
@@ -32,10 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "engines"))
+sys.path.insert(0, str(ROOT / "ops"))
 sys.path.insert(0, str(ROOT / "deploy"))
 
-from common import PASSWORD, Results, http, parallel  # noqa: E402  (engines/common.py)
+from tenkops import PASSWORD, Results, http, parallel  # noqa: E402
 
 API_REPLICAS = ("api-1", "api-2", "api-3")
 STOPPED = "api-3"  # the replica stopped to raise TenkInstanceDown

@@ -18,7 +18,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "ops"))
+from tenkops import PG_BIN, free_port, port_open  # noqa: E402
+
 DEPLOY = ROOT / "deploy"
 failures: list[str] = []
 
@@ -40,12 +42,6 @@ def check(condition: bool, message: str) -> None:
         failures.append(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -53,12 +49,6 @@ def wait_for(predicate, timeout: float, what: str) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError(f"timed out waiting for {what}")
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def start(stack: ExitStack, argv: list[str], log: Path, **kwargs) -> subprocess.Popen:
@@ -261,19 +251,14 @@ def live_pgbouncer(work: Path, stack: ExitStack) -> None:
 # --- replication -------------------------------------------------------------------
 
 
-def pg_bin() -> Path:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), key=lambda p: int(p.parent.parent.name))
-    if not versions:
-        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
-    return versions[-1].parent
-
-
 def live_replication(work: Path, stack: ExitStack) -> None:
     """Runs deploy/postgres/primary-init.sh the way the postgres image does (during
     initialisation, over the socket), then deploy/postgres/replica-entrypoint.sh with
     `gosu` and `docker-entrypoint.sh` replaced by small stand-ins, and checks that the
     replica streams from the primary through the slot."""
-    binaries = pg_bin()
+    if PG_BIN is None:
+        raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql")
+    binaries = Path(PG_BIN)
     primary_dir, replica_dir, sockets, shims, passdir = (work / n for n in ("primary", "replica", "sockets", "shims", "home"))
     for folder in (sockets, shims, passdir):
         folder.mkdir()

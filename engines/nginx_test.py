@@ -10,7 +10,8 @@ import tempfile
 import time
 import uuid
 
-from common import Cleanup, Results, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops"))
+from tenkops import Cleanup, Results, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port  # noqa: E402
 
 NGINX_CONF = """
 worker_processes 1;

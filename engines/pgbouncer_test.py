@@ -12,7 +12,8 @@ import sys
 import tempfile
 import uuid
 
-from common import PASSWORD, SERVER, Cleanup, Results, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops"))
+from tenkops import PASSWORD, SERVER, Cleanup, Results, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port  # noqa: E402
 
 
 def main():

@@ -10,7 +10,8 @@ import tempfile
 import time
 import uuid
 
-from common import Cleanup, Results, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops"))
+from tenkops import Cleanup, Results, eventually, free_port, fresh_database, http, new_user, parallel, start_server, stop, wait_port  # noqa: E402
 
 
 def redis_cli(port, *args):
@@ -25,15 +26,6 @@ def redis_server(cleanup, directory, port, *extra):
     cleanup.add(lambda: stop(process))
     wait_port(port)
     return process
-
-
-def eventually(check, seconds=15.0, every=0.2):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(every)
-    return False
 
 
 def sentinel(results):

@@ -14,30 +14,25 @@ without load, every DB_SSL_MODE against the cluster with and without TLS
 (`tls.py`).
 """
 
-import glob
 from http.client import HTTPException
-import json
 import os
 import random
 import select
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import uuid
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "engines"))
-from common import PASSWORD, SERVER, Cleanup, Results, free_port, http, wait_port  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ops"))
+from tenkops import PASSWORD, SERVER, Cleanup, Cluster, Redis, Results, Server, free_port, http  # noqa: E402
 import tls  # noqa: E402
 
 os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 
-PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
 RUN_LIMIT = 400          # seconds: the whole suite, cleanup included
 WRITE_RATE = 50.0        # writes per second, all writer threads together
 READ_RATE = 50.0         # reads per second, all reader threads together
@@ -58,119 +53,6 @@ OUTAGE = 3.0             # how long a dependency stays down
 SETTLE = 3.0             # load after recovery, still counted in the phase
 
 now = time.monotonic
-
-
-# --------------------------------------------------------------- processes
-
-def as_postgres(*command):
-    subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-
-
-class Postgres:
-    """A throw-away cluster (initdb, trust on loopback) on a side port."""
-
-    def __init__(self, cleanup, extra=""):
-        self.extra = extra   # more server options (TLS on, say)
-        self.root = tempfile.mkdtemp(prefix="tenk-faults-pg-")
-        shutil.chown(self.root, "postgres")
-        cleanup.add(lambda: shutil.rmtree(self.root, ignore_errors=True))
-        self.data = os.path.join(self.root, "data")
-        self.port = free_port()
-        as_postgres(f"{PG_BIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres")
-        self.start()
-        cleanup.add(lambda: self.stop("immediate"))
-
-    def ctl(self, *args):
-        as_postgres(f"{PG_BIN}/pg_ctl", "-D", self.data, "-w", "-l", f"{self.data}.log", *args)
-
-    def start(self):
-        self.ctl("-o", f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 {self.extra}", "start")
-
-    def stop(self, mode):
-        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            self.ctl("-m", mode, "stop")
-
-    def ready(self):
-        return subprocess.run([f"{PG_BIN}/pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port)],
-                              timeout=5).returncode == 0
-
-    def query(self, database, sql):
-        out = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-                              "-Atc", sql], check=True, capture_output=True, text=True, timeout=30)
-        return out.stdout
-
-
-class Redis:
-    def __init__(self, cleanup):
-        self.root = tempfile.mkdtemp(prefix="tenk-faults-redis-")
-        cleanup.add(lambda: shutil.rmtree(self.root, ignore_errors=True))
-        self.port = free_port()
-        self.process = None
-        self.start()
-        cleanup.add(self.kill)
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.root], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.port)
-
-    def kill(self):
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-    def ready(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-
-class Tenk:
-    """tenk-server on a fixed port, restartable with other settings."""
-
-    def __init__(self, cleanup, env):
-        self.port = free_port()
-        self.env = env
-        self.process = None
-        self.log = open(os.path.join(tempfile.gettempdir(), f"tenk-faults-{self.port}.log"), "a")
-        cleanup.add(self.log.close)
-        cleanup.add(lambda: self.stop())
-
-    def start(self, **extra):
-        if not os.path.exists(SERVER):
-            raise RuntimeError(f"{SERVER} is missing: run `cargo build -p tenk-server` first")
-        env = {"PATH": os.environ.get("PATH", ""), "PORT": str(self.port), "LOG_FORMAT": "json",
-               "LOG_LEVEL": "warn,tenk_server=info", **self.env, **{k: str(v) for k, v in extra.items()}}
-        self.log.write(f"--- start {json.dumps(extra)}\n")
-        self.log.flush()
-        self.process = subprocess.Popen([SERVER], env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd="/tmp")
-        wait_port(self.port, timeout=30)
-        return self.process
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                return self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                return self.process.wait()
-        return self.process.returncode if self.process else None
-
-    def rss_mb(self):
-        try:
-            with open(f"/proc/{self.process.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1]) / 1024
-        except (OSError, AttributeError):
-            pass
-        return 0.0
 
 
 # ---------------------------------------------------------------- the load
@@ -422,10 +304,10 @@ class Suite:
         self.results = results
         # TLS on, as in production: the pools connect with DB_SSL_MODE=prefer.
         self.certificates = tls.Certificates(cleanup)
-        self.pg = Postgres(cleanup, self.certificates.server_options)
+        self.pg = Cluster(cleanup, self.certificates.server_options)
         self.redis = Redis(cleanup)
         self.database = f"tenk_faults_{uuid.uuid4().hex[:8]}"
-        self.tenk = Tenk(cleanup, {
+        self.tenk = Server(cleanup, {
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.pg.port}/{self.database}",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis.port}",
             "REDIS_KEY_PREFIX": f"faults:{uuid.uuid4().hex[:12]}:",
@@ -435,7 +317,7 @@ class Suite:
             "SHUTDOWN_TIMEOUT": "10",
             "HTTP_HEADER_TIMEOUT": f"{int(HEADER_TIMEOUT)}s",
             "WORKERS": "2",
-        })
+        }, name="tenk-faults", stop_timeout=20)
         self.tenk.start()
         self.world = World(f"http://127.0.0.1:{self.tenk.port}")
         self.users = [register(self.world) for _ in range(USERS)]

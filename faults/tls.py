@@ -128,7 +128,7 @@ def case(ctx, label, mode, expect, host="127.0.0.1", query="", cause=None):
 
 
 def run(results, pg, certificates, redis_port, server, free_port):
-    """Runs the cases against `pg` (a `Postgres` of the suite running with
+    """Runs the cases against `pg` (a tenkops `Cluster` running with
     `certificates`), first with TLS, then without; `pg` is left without."""
     ctx = Context(results, pg, redis_port, server, free_port, certificates.dir)
     root = f"?sslrootcert={certificates.ca}"
@@ -157,12 +157,11 @@ def run(results, pg, certificates, redis_port, server, free_port):
 
 def main():
     """Only these cases, on a cluster and a Redis of their own."""
-    import suite
-    from common import SERVER, Cleanup, Results, free_port
+    from suite import SERVER, Cleanup, Cluster, Redis, Results, free_port
     results = Results("DB_SSL_MODE")
     with Cleanup() as cleanup:
         certificates = Certificates(cleanup)
-        pg, redis = suite.Postgres(cleanup, certificates.server_options), suite.Redis(cleanup)
+        pg, redis = Cluster(cleanup, certificates.server_options), Redis(cleanup)
         run(results, pg, certificates, redis.port, SERVER, free_port)
     return results.finish()
 
