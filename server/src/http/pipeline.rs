@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -23,16 +24,26 @@ use crate::error::{ApiError, DatabaseFailed, problem_response};
 use crate::metrics::{PoolTimedOut, SHED_IN_FLIGHT};
 use crate::rate_limit::client_ip::client_of;
 use crate::rate_limit::layer as rate_limit;
+use crate::rate_limit::{Limit, RouteLimits};
 use crate::state::AppState;
 
+/// What the pipeline works with: the services, and the limit the router
+/// declared for each route. One `Arc`, so a request clones one pointer.
+pub struct Pipeline {
+    pub state: AppState,
+    pub limits: RouteLimits,
+}
+
 pub async fn middleware(
-    State(state): State<AppState>,
+    State(pipeline): State<Arc<Pipeline>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let state = &pipeline.state;
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    let limit = pipeline.limits.of(route);
     let method = request.method().clone();
     let id = RequestId::from_headers(request.headers());
     let peer = request
@@ -53,7 +64,7 @@ pub async fn middleware(
 
     let in_flight = InFlight::enter(&state.metrics.http_in_flight);
     let mut response = request_id::CURRENT
-        .scope(context, handle(&state, route, request, next))
+        .scope(context, handle(state, route, limit, request, next))
         .await;
     drop(in_flight);
 
@@ -95,7 +106,13 @@ impl Drop for InFlight<'_> {
 }
 
 /// Admission, rate limit, and the handler under its deadline.
-async fn handle(state: &AppState, route: &str, request: Request, next: Next) -> Response {
+async fn handle(
+    state: &AppState,
+    route: &str,
+    limit: Limit,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(_permit) = state.admission.admit(route) else {
         state
             .metrics
@@ -111,7 +128,7 @@ async fn handle(state: &AppState, route: &str, request: Request, next: Next) -> 
     // otherwise copy it each time it is moved: a fifth of /api/health's
     // instructions were such copies (benches/instructions.sh).
     let admitted = Box::pin(async {
-        let (request, limits) = match rate_limit::check(state, route, request).await {
+        let (request, limits) = match rate_limit::check(state, limit, request).await {
             Ok(admitted) => admitted,
             Err(refusal) => return refusal,
         };

@@ -60,21 +60,20 @@ impl Admitted {
     }
 }
 
-/// Counts `request` against the limit of `route`: the request back with the
-/// header fields for its response, or the refusal to send instead.
+/// Counts `request` against `limit`: the request back with the header
+/// fields for its response, or the refusal to send instead.
 ///
 /// # Errors
 /// The 429 (or, for limits that fail closed without Redis, 503) to send.
 pub async fn check(
     state: &AppState,
-    route: &str,
+    limit: Limit,
     request: Request,
 ) -> Result<(Request, Option<Admitted>), Response> {
     let limiter = &state.rate_limiter;
     if !limiter.settings().enabled {
         return Ok((request, None));
     }
-    let limit = Limit::for_route(route);
     let policy = limit.policy(limiter.settings());
     let (subject, request) = subject(limit, request, state).await;
     let shared = match limiter.check(limit, &subject).await {

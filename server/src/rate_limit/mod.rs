@@ -32,7 +32,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use self::gcra::Gcra;
-pub use self::policy::{Limit, Tier};
+pub use self::policy::{Limit, RouteLimits, Tier};
 use crate::config::RateLimitSettings;
 use crate::metrics::Metrics;
 use crate::redis_client::RedisClient;

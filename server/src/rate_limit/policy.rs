@@ -1,5 +1,9 @@
-//! Which limit each route falls under. Every route belongs to exactly one
-//! limit (and so one tier), decided by its route template in one place.
+//! The limits and their tiers, and the table of which limit each route
+//! counts against. The router fills the table where it declares the routes
+//! (`routes/mod.rs`); a route template not in it (unmatched requests) is
+//! public.
+
+use std::collections::HashMap;
 
 use crate::config::{Policy, RateLimitSettings};
 
@@ -62,35 +66,6 @@ impl Limit {
         self as usize
     }
 
-    /// The limit of a route template (`unmatched` and unknown ones are public).
-    pub fn for_route(route: &str) -> Self {
-        match route {
-            "/api/auth/register"
-            | "/api/auth/login"
-            | "/api/auth/refresh"
-            | "/api/auth/logout"
-            | "/api/auth/password/reset"
-            | "/api/auth/verify-email" => Self::Auth,
-            // Routes that send mail are throttled like code requests.
-            "/api/auth/otp/request"
-            | "/api/auth/password/forgot"
-            | "/api/auth/verify-email/resend" => Self::OtpRequestIp,
-            "/api/auth/otp/verify" => Self::OtpVerify,
-            _ if [
-                "/api/auth/sessions",
-                "/api/users/",
-                "/api/posts",
-                "/api/admin/",
-            ]
-            .iter()
-            .any(|prefix| route.starts_with(prefix)) =>
-            {
-                Self::Api
-            }
-            _ => Self::Public,
-        }
-    }
-
     pub fn tier(self) -> Tier {
         match self {
             Self::Auth => Tier::Auth,
@@ -124,6 +99,22 @@ impl Limit {
     }
 }
 
+/// The limit of each route template, as the router declares it.
+#[derive(Debug, Default)]
+pub struct RouteLimits(HashMap<String, Limit>);
+
+impl RouteLimits {
+    pub fn declare(&mut self, route: impl Into<String>, limit: Limit) {
+        self.0.insert(route.into(), limit);
+    }
+
+    /// The declared limit; public for a template the router never declared
+    /// (the fallback's `unmatched`).
+    pub fn of(&self, route: &str) -> Limit {
+        self.0.get(route).copied().unwrap_or(Limit::Public)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,16 +127,12 @@ mod tests {
     }
 
     #[test]
-    fn routes_map_to_the_seeds_tiers() {
-        assert_eq!(Limit::for_route("/api/auth/login"), Limit::Auth);
-        assert_eq!(Limit::for_route("/api/auth/logout"), Limit::Auth);
-        assert_eq!(Limit::for_route("/api/auth/sessions/{id}"), Limit::Api);
-        assert_eq!(Limit::for_route("/api/users/me"), Limit::Api);
-        assert_eq!(Limit::for_route("/api/posts/{id}"), Limit::Api);
-        assert_eq!(Limit::for_route("/api/admin/audit"), Limit::Api);
-        assert_eq!(Limit::for_route("/api/health/ready"), Limit::Public);
-        assert_eq!(Limit::for_route("/metrics"), Limit::Public);
-        assert_eq!(Limit::for_route("unmatched"), Limit::Public);
-        assert_eq!(Limit::for_route("/api/auth/otp/verify").tier(), Tier::Otp);
+    fn a_route_counts_against_its_declared_limit_and_undeclared_ones_are_public() {
+        let mut limits = RouteLimits::default();
+        limits.declare("/api/auth/login", Limit::Auth);
+        limits.declare("/api/auth/otp/verify", Limit::OtpVerify);
+        assert_eq!(limits.of("/api/auth/login"), Limit::Auth);
+        assert_eq!(limits.of("/api/auth/otp/verify").tier(), Tier::Otp);
+        assert_eq!(limits.of("unmatched"), Limit::Public);
     }
 }

@@ -8,8 +8,6 @@ use axum::response::{IntoResponse, Response};
 use contract::api::Accepted;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::users::{UserRow, find_user};
@@ -23,14 +21,6 @@ use crate::mail::Mail;
 use crate::metrics::RevokeReason;
 use crate::rate_limit::layer::per_address;
 use crate::state::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(forgot_password))
-        .routes(routes!(reset_password))
-        .routes(routes!(verify_email))
-        .routes(routes!(resend_verification))
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

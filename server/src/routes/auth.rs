@@ -9,8 +9,6 @@ use contract::api::{
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::users::{UserRow, insert_user};
@@ -26,16 +24,6 @@ use crate::http::ops_auth::bearer_token;
 use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::timestamps::rfc3339_ms;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(refresh))
-        .routes(routes!(logout))
-        .routes(routes!(list_sessions, revoke_sessions))
-        .routes(routes!(revoke_session))
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

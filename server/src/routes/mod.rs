@@ -12,6 +12,8 @@ pub mod pagination;
 pub mod posts;
 pub mod users;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -19,9 +21,12 @@ use axum::routing::get;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
-use crate::http::{headers, ops_auth, pipeline};
+use crate::http::pipeline::{self, Pipeline};
+use crate::http::{headers, ops_auth};
+use crate::rate_limit::{Limit, RouteLimits};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -38,25 +43,76 @@ use crate::state::AppState;
 )]
 struct ApiDoc;
 
-/// The routes and their OpenAPI document. `/metrics` is documented either
-/// way but served here only when `METRICS_ADDR` does not give it a listener
-/// of its own.
-pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(health::router(state))
-        .merge(auth::router())
-        .merge(otp::router())
-        .merge(account::router())
-        .merge(users::router())
-        .merge(posts::router())
-        .merge(admin::router());
-    let (router, mut document) = if state.settings.metrics_addr.is_some() {
-        let (router, mut document) = api.split_for_parts();
+/// Every route, declared under the rate limit it counts against, with its
+/// OpenAPI description.
+fn declared_routes(state: &AppState) -> Declared {
+    let mut api = Declared(
+        OpenApiRouter::with_openapi(ApiDoc::openapi()),
+        RouteLimits::default(),
+    );
+    api.add(Limit::Public, health::router(state));
+    api.add(
+        Limit::Auth,
+        OpenApiRouter::new()
+            .routes(routes!(auth::register))
+            .routes(routes!(auth::login))
+            .routes(routes!(auth::refresh))
+            .routes(routes!(auth::logout))
+            .routes(routes!(account::reset_password))
+            .routes(routes!(account::verify_email)),
+    );
+    // Routes that send mail are throttled like code requests.
+    api.add(
+        Limit::OtpRequestIp,
+        OpenApiRouter::new()
+            .routes(routes!(otp::request_otp))
+            .routes(routes!(account::forgot_password))
+            .routes(routes!(account::resend_verification)),
+    );
+    api.add(
+        Limit::OtpVerify,
+        OpenApiRouter::new().routes(routes!(otp::verify_otp)),
+    );
+    api.add(
+        Limit::Api,
+        OpenApiRouter::new()
+            .routes(routes!(auth::list_sessions, auth::revoke_sessions))
+            .routes(routes!(auth::revoke_session))
+            .merge(users::router())
+            .merge(posts::router())
+            .merge(admin::router()),
+    );
+    api
+}
+
+/// Routes merged so far, and the limit declared for each of their templates.
+struct Declared(OpenApiRouter<AppState>, RouteLimits);
+
+impl Declared {
+    fn add(&mut self, limit: Limit, routes: OpenApiRouter<AppState>) {
+        for template in routes.get_openapi().paths.paths.keys() {
+            self.1.declare(template.as_str(), limit);
+        }
+        let merged = std::mem::take(&mut self.0).merge(routes);
+        self.0 = merged;
+    }
+}
+
+/// The routes, their OpenAPI document and the limit of each route.
+/// `/metrics` is documented either way but served here only when
+/// `METRICS_ADDR` does not give it a listener of its own.
+pub fn documented_routes(
+    state: &AppState,
+) -> (Router<AppState>, utoipa::openapi::OpenApi, RouteLimits) {
+    let mut api = declared_routes(state);
+    if state.settings.metrics_addr.is_none() {
+        api.add(Limit::Public, metrics_routes(state));
+    }
+    let Declared(api, mut limits) = api;
+    let (router, mut document) = api.split_for_parts();
+    if state.settings.metrics_addr.is_some() {
         document.merge(metrics::router().into_openapi());
-        (router, document)
-    } else {
-        api.merge(metrics_routes(state)).split_for_parts()
-    };
+    }
     let components = document.components.get_or_insert_with(Default::default);
     let bearer = |description: &str| {
         let mut scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build();
@@ -68,13 +124,17 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
     document
         .paths
         .paths
-        .entry("/api/openapi.json".to_string())
+        .entry(OPENAPI_JSON.to_string())
         .or_insert_with(openapi_path_item);
+    limits.declare(OPENAPI_JSON, Limit::Public);
     (
         router,
         crate::openapi::complete(document, state.settings.otp.length),
+        limits,
     )
 }
+
+const OPENAPI_JSON: &str = "/api/openapi.json";
 
 fn openapi_path_item() -> utoipa::openapi::PathItem {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder};
@@ -106,7 +166,7 @@ pub fn metrics_router(state: AppState) -> Router {
 /// Builds the whole HTTP surface over `state`.
 pub fn router(state: AppState) -> Router {
     let settings = state.settings.clone();
-    let (routes, document) = documented_routes(&state);
+    let (routes, document, limits) = documented_routes(&state);
     let templates = document.paths.paths.keys().map(String::as_str);
     state
         .metrics
@@ -115,7 +175,7 @@ pub fn router(state: AppState) -> Router {
     let document = axum::body::Bytes::from(serde_json::to_vec(&document).unwrap_or_default());
     routes
         .route(
-            "/api/openapi.json",
+            OPENAPI_JSON,
             get(move || {
                 let document = document.clone();
                 async move {
@@ -130,7 +190,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(settings.http.body_limit))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            Arc::new(Pipeline {
+                state: state.clone(),
+                limits,
+            }),
             pipeline::middleware,
         ))
         .layer(tower::util::option_layer(headers::cors_layer(

@@ -9,8 +9,6 @@ use axum::response::{IntoResponse, Response};
 use contract::api::{OtpRequested, TokenResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use super::account::{admit_mail_request, queue};
 use super::auth::token_response;
@@ -25,12 +23,6 @@ use crate::state::AppState;
 
 /// Stored for accounts created by a code: no password verifies against it.
 const NO_PASSWORD: &str = "!otp-only";
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(request_otp))
-        .routes(routes!(verify_otp))
-}
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
