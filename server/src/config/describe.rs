@@ -1,10 +1,12 @@
-//! The effective settings as `VAR=value` lines for `tenk-server check-config`,
-//! with every secret redacted.
+//! How `tenk-server check-config` shows each setting (the `show` of the
+//! declarations in `mod.rs`), with every secret redacted.
 
-use secrecy::ExposeSecret;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use super::parse::human;
-use super::{LogFormat, PasswordHashKind, Settings, SslMode};
+use super::{CorsOrigins, Policy, RedisTopology};
 
 /// Replaces the password of a `scheme://user:password@host/...` URL with `***`.
 pub fn redact_url(url: &str) -> String {
@@ -29,211 +31,92 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn redacted(secret: Option<&secrecy::SecretString>) -> String {
-    match secret {
-        Some(_) => "<redacted>".into(),
-        None => "<unset>".into(),
-    }
+/// One `check-config` value: `show` applied to the field (a function, so a
+/// declaration's closure gets its argument's type).
+pub(super) fn line<T>(value: &T, show: impl FnOnce(&T) -> String) -> String {
+    show(value)
 }
 
-impl Settings {
-    /// Each effective setting as `(VARIABLE, value)`, secrets redacted.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
-        let db = &self.database;
-        let redis = &self.redis;
-        let auth = &self.auth;
-        let http = &self.http;
-        let read_urls: Vec<String> = db
-            .read_urls
-            .iter()
-            .map(|url| redact_url(url.expose_secret()))
-            .collect();
-        vec![
-            ("APP_ENV", self.env.as_str().into()),
-            ("INSTANCE_ID", self.instance_id.clone()),
-            ("HOST", http.host.to_string()),
-            ("PORT", http.port.to_string()),
-            ("WORKERS", http.workers.to_string()),
-            (
-                "CLUSTER_MODE",
-                format!(
-                    "{} (ignored: WORKERS threads use every core)",
-                    self.cluster_mode
-                ),
-            ),
-            ("REQUEST_TIMEOUT", human(http.request_timeout)),
-            ("REQUEST_BODY_LIMIT", http.body_limit.to_string()),
-            ("SHUTDOWN_TIMEOUT", human(http.shutdown_timeout)),
-            ("DRAIN_DELAY", human(http.drain_delay)),
-            ("HTTP_MAX_IN_FLIGHT", http.max_in_flight.to_string()),
-            ("HTTP_MAX_CONNECTIONS", http.max_connections.to_string()),
-            ("HTTP_HEADER_TIMEOUT", human(http.header_timeout)),
-            ("DATABASE_URL", redact_url(db.url.expose_secret())),
-            ("DATABASE_READ_URLS", read_urls.join(",")),
-            ("DB_POOL_MAX", db.pool_max.to_string()),
-            ("DB_POOL_MIN", db.pool_min.to_string()),
-            ("DB_IDLE_TIMEOUT", human(db.idle_timeout)),
-            ("DB_CONNECT_TIMEOUT", human(db.connect_timeout)),
-            ("DB_ACQUIRE_TIMEOUT", human(db.acquire_timeout)),
-            ("DB_SSL_MODE", ssl_mode_name(db.ssl_mode).into()),
-            ("DB_STATEMENT_CACHE", db.statement_cache.to_string()),
-            ("DB_MIGRATE_ON_START", db.migrate_on_start.to_string()),
-            ("REDIS_URL", redact_url(redis.url.expose_secret())),
-            ("REDIS_COMMAND_TIMEOUT", human(redis.command_timeout)),
-            ("REDIS_CONNECT_TIMEOUT", human(redis.connect_timeout)),
-            ("REDIS_KEEPALIVE", human(redis.keepalive)),
-            ("REDIS_KEY_PREFIX", redis.key_prefix.clone()),
-            ("ENABLE_AUTO_PIPELINING", redis.auto_pipelining.to_string()),
-            ("REDIS_MODE", redis.topology.name().into()),
-            (
-                "LOG_FORMAT",
-                match self.log.format {
-                    LogFormat::Json => "json",
-                    LogFormat::Pretty => "pretty",
-                }
-                .into(),
-            ),
-            ("LOG_LEVEL", self.log.level.clone()),
-            ("OPS_TOKEN", redacted(self.ops_token.as_ref())),
-            (
-                "METRICS_ADDR",
-                self.metrics_addr
-                    .map_or_else(|| "<unset: /metrics on PORT>".into(), |a| a.to_string()),
-            ),
-            (
-                "PASSWORD_HASH",
-                match auth.password_hash {
-                    PasswordHashKind::Argon2id => "argon2id",
-                    PasswordHashKind::Bcrypt => "bcrypt",
-                }
-                .into(),
-            ),
-            ("BCRYPT_ROUNDS", auth.bcrypt_rounds.to_string()),
-            ("JWT_SECRET", redacted(Some(&auth.jwt_secret))),
-            (
-                "JWT_SECRET_PREVIOUS",
-                redacted(auth.jwt_secret_previous.as_ref()),
-            ),
-            ("JWT_ISSUER", auth.jwt_issuer.clone()),
-            ("JWT_AUDIENCE", auth.jwt_audience.clone()),
-            ("ACCESS_TOKEN_TTL", human(auth.access_token_ttl)),
-            ("SESSION_TTL", human(auth.session_ttl)),
-            ("SESSION_IDLE_TIMEOUT", human(auth.session_idle_timeout)),
-            (
-                "REFRESH_TOKEN_REUSE_INTERVAL",
-                human(auth.refresh_token_reuse_interval),
-            ),
-            ("RATE_LIMIT_ENABLED", self.rate_limit.enabled.to_string()),
-            ("RATE_LIMIT_AUTH", policy(self.rate_limit.auth)),
-            ("RATE_LIMIT_API", policy(self.rate_limit.api)),
-            ("RATE_LIMIT_PUBLIC", policy(self.rate_limit.public)),
-            (
-                "RATE_LIMIT_OTP_REQUEST",
-                policy(self.rate_limit.otp_request),
-            ),
-            (
-                "RATE_LIMIT_OTP_REQUEST_IP",
-                policy(self.rate_limit.otp_request_ip),
-            ),
-            ("RATE_LIMIT_OTP_VERIFY", policy(self.rate_limit.otp_verify)),
-            (
-                "RATE_LIMIT_LOGIN_FAILURES",
-                policy(self.rate_limit.login_failures),
-            ),
-            (
-                "RATE_LIMIT_REDIS_TIMEOUT",
-                human(self.rate_limit.redis_timeout),
-            ),
-            (
-                "TRUSTED_PROXIES",
-                self.rate_limit
-                    .trusted_proxies
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(","),
-            ),
-            ("OTP_LENGTH", self.otp.length.to_string()),
-            ("OTP_TTL", human(self.otp.ttl)),
-            ("OTP_RESEND_INTERVAL", human(self.otp.resend_interval)),
-            ("OTP_MAX_ATTEMPTS", self.otp.max_attempts.to_string()),
-            ("OTP_AUTO_SIGNUP", self.otp.auto_signup.to_string()),
-            ("OTP_SECRET", redacted(Some(&self.otp.secret))),
-            (
-                "MAIL_TRANSPORT",
-                match self.mail.transport {
-                    super::MailTransport::Smtp => "smtp",
-                    super::MailTransport::Log => "log",
-                }
-                .into(),
-            ),
-            (
-                "SMTP_URL",
-                self.mail
-                    .smtp_url
-                    .as_ref()
-                    .map_or_else(|| "<unset>".into(), |u| redact_url(u.expose_secret())),
-            ),
-            ("MAIL_FROM", self.mail.from.clone()),
-            ("MAIL_QUEUE_SIZE", self.mail.queue_size.to_string()),
-            ("MAIL_TIMEOUT", human(self.mail.timeout)),
-            ("MAIL_RETRIES", self.mail.retries.to_string()),
-            ("PASSWORD_RESET_TTL", human(auth.password_reset_ttl)),
-            ("EMAIL_VERIFICATION_TTL", human(auth.email_verification_ttl)),
-            (
-                "REQUIRE_VERIFIED_EMAIL",
-                auth.require_verified_email.to_string(),
-            ),
-            (
-                "APP_URL",
-                auth.app_url.clone().unwrap_or_else(|| "<unset>".into()),
-            ),
-            (
-                "CORS_ORIGINS",
-                match &http.cors.origins {
-                    super::CorsOrigins::None => "<unset: no CORS headers>".into(),
-                    super::CorsOrigins::Any => "*".into(),
-                    super::CorsOrigins::List(list) => list.join(","),
-                },
-            ),
-            (
-                "CORS_ALLOW_CREDENTIALS",
-                http.cors.allow_credentials.to_string(),
-            ),
-            ("CORS_MAX_AGE", human(http.cors.max_age)),
-            (
-                "HSTS_MAX_AGE",
-                http.hsts_max_age.map_or_else(|| "0 (off)".into(), human),
-            ),
-            (
-                "SENTRY_DSN",
-                self.sentry_dsn
-                    .as_ref()
-                    .map_or_else(|| "<unset>".into(), |d| redact_url(d.expose_secret())),
-            ),
-            ("ENABLE_APP_CACHE", self.cache.enabled.to_string()),
-            ("APP_CACHE_SIZE", self.cache.size.to_string()),
-        ]
-    }
+pub(super) fn text<T: ToString>(value: &T) -> String {
+    value.to_string()
 }
 
-fn policy(policy: super::Policy) -> String {
+pub(super) fn optional_text(value: &Option<String>) -> String {
+    value.clone().unwrap_or_else(|| "<unset>".into())
+}
+
+pub(super) fn duration(value: &Duration) -> String {
+    human(*value)
+}
+
+pub(super) fn secret(_: &SecretString) -> String {
+    "<redacted>".into()
+}
+
+pub(super) fn optional_secret(value: &Option<SecretString>) -> String {
+    value.as_ref().map_or_else(|| "<unset>".into(), secret)
+}
+
+pub(super) fn url(value: &SecretString) -> String {
+    redact_url(value.expose_secret())
+}
+
+pub(super) fn optional_url(value: &Option<SecretString>) -> String {
+    value.as_ref().map_or_else(|| "<unset>".into(), url)
+}
+
+pub(super) fn urls(values: &impl AsRef<[SecretString]>) -> String {
+    values
+        .as_ref()
+        .iter()
+        .map(url)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(super) fn list<T: ToString>(values: &impl AsRef<[T]>) -> String {
+    values
+        .as_ref()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+pub(super) fn policy(policy: &Policy) -> String {
     format!("{}/{}", policy.limit, human(policy.window))
 }
 
-fn ssl_mode_name(mode: SslMode) -> &'static str {
-    match mode {
-        SslMode::Disable => "disable",
-        SslMode::Prefer => "prefer",
-        SslMode::Require => "require",
-        SslMode::VerifyCa => "verify-ca",
-        SslMode::VerifyFull => "verify-full",
+pub(super) fn cluster_mode(on: &bool) -> String {
+    format!("{on} (ignored: WORKERS threads use every core)")
+}
+
+pub(super) fn metrics_addr(addr: &Option<std::net::SocketAddr>) -> String {
+    addr.map_or_else(|| "<unset: /metrics on PORT>".into(), |a| a.to_string())
+}
+
+pub(super) fn hsts(age: &Option<Duration>) -> String {
+    age.map_or_else(|| "0 (off)".into(), human)
+}
+
+pub(super) fn cors_origins(origins: &CorsOrigins) -> String {
+    match origins {
+        CorsOrigins::None => "<unset: no CORS headers>".into(),
+        CorsOrigins::Any => "*".into(),
+        CorsOrigins::List(list) => list.join(","),
     }
+}
+
+pub(super) fn topology(topology: &RedisTopology) -> String {
+    topology.name().into()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeSet, HashMap};
+
     use super::redact_url;
+    use crate::config::Settings;
 
     #[test]
     fn passwords_in_urls_are_masked() {
@@ -250,5 +133,67 @@ mod tests {
             "postgres://app@db/tenk"
         );
         assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    /// `.env.example` documents exactly the declared variables, and
+    /// `check-config` prints a line for each one that is not only an input.
+    #[test]
+    fn env_example_and_check_config_cover_every_declared_variable() {
+        let example = include_str!("../../../.env.example");
+        let documented: BTreeSet<&str> = example
+            .lines()
+            .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+            .filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        let variables = Settings::variables();
+        let declared: BTreeSet<&str> = variables.iter().map(|v| v.name).collect();
+        assert_eq!(
+            declared.len(),
+            variables.len(),
+            "declared twice: {variables:?}"
+        );
+        assert_eq!(
+            documented, declared,
+            ".env.example against the declarations"
+        );
+
+        let settings = Settings::from_lookup(|_| None).unwrap();
+        let described: HashMap<&str, String> = settings.describe().into_iter().collect();
+        for variable in variables.iter().filter(|v| v.shown) {
+            assert!(
+                described.contains_key(variable.name),
+                "no check-config line for {}",
+                variable.name
+            );
+        }
+    }
+
+    #[test]
+    fn check_config_redacts_secrets_and_keeps_the_seed_defaults() {
+        let vars = HashMap::from([
+            ("DATABASE_URL", "postgres://app:db-pw@db:5432/tenk"),
+            ("REDIS_PASSWORD", "redis-pw"),
+            ("OPS_TOKEN", "ops-token-0123456789"),
+            ("JWT_SECRET_PREVIOUS", "previous-0123456789-0123456789-0123"),
+        ]);
+        let settings =
+            Settings::from_lookup(|name| vars.get(name).map(|v| (*v).to_string())).unwrap();
+        let described: HashMap<&str, String> = settings.describe().into_iter().collect();
+        assert_eq!(described["DATABASE_URL"], "postgres://app:***@db:5432/tenk");
+        assert_eq!(described["REDIS_URL"], "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(described["OPS_TOKEN"], "<redacted>");
+        assert_eq!(described["JWT_SECRET"], "<redacted>");
+        assert_eq!(described["JWT_SECRET_PREVIOUS"], "<redacted>");
+        assert_eq!(described["SMTP_URL"], "<unset>");
+        assert_eq!(described["DB_POOL_MAX"], "20");
+        assert_eq!(described["SESSION_TTL"], "7200s");
+        assert_eq!(described["HSTS_MAX_AGE"], "0 (off)");
+        assert_eq!(described["REDIS_MODE"], "single");
+        assert_eq!(described["RATE_LIMIT_AUTH"], "50/300s");
     }
 }

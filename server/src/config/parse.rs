@@ -1,7 +1,212 @@
-//! Parsers for single environment values. Each returns the text of what was
-//! expected, which [`super::ConfigError`] prints next to the variable and value.
+//! Parsers for single environment values, and the units the defaults are
+//! written in. Each parser returns what was expected when it refuses a value,
+//! which [`super::ConfigError`] prints next to the variable and the value.
 
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
+
+use secrecy::SecretString;
+use sqlx::postgres::PgConnectOptions;
+
+use super::{ConfigError, Policy};
+
+/// Why a value was refused: what was expected, and what to print instead of
+/// the value when it must not be printed (a secret, a URL's password).
+pub(super) struct Refusal {
+    expected: String,
+    shown: Option<String>,
+}
+
+impl Refusal {
+    /// A URL, printed with its password masked.
+    pub(super) fn url(raw: &str, expected: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            shown: Some(super::redact_url(raw)),
+        }
+    }
+
+    /// A secret, of which only the length is printed.
+    pub(super) fn secret(raw: &str, expected: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            shown: Some(format!("<redacted, {} bytes>", raw.len())),
+        }
+    }
+
+    /// The error for `var` set to `raw`.
+    pub(super) fn of(self, var: &'static str, raw: &str) -> ConfigError {
+        ConfigError {
+            var,
+            value: Some(self.shown.unwrap_or_else(|| raw.to_string())),
+            expected: self.expected,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(expected: String) -> Self {
+        Self {
+            expected,
+            shown: None,
+        }
+    }
+}
+
+pub(super) const fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+pub(super) const fn millis(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+pub(super) const fn days(days: u64) -> Duration {
+    Duration::from_secs(days * 86_400)
+}
+
+/// At most `limit` requests per `seconds`.
+pub(super) const fn per(limit: u32, seconds: u64) -> Policy {
+    Policy {
+        limit,
+        window: Duration::from_secs(seconds),
+    }
+}
+
+/// The cores this process may use (a default for the thread and queue sizes).
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// `a, b or c`: what a choice among `names` expects.
+pub(crate) fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// A whole number within `min..=max`.
+pub(super) fn int<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    move |raw| whole_number(raw, min, max)
+}
+
+/// A duration within `min..=max`.
+pub(super) fn within(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> {
+    move |raw| duration(raw, min, max)
+}
+
+/// A byte size within `min..=max`.
+pub(super) fn bytes(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> {
+    move |raw| byte_size(raw, min, max)
+}
+
+/// What `parse` reads, with zero meaning "off".
+pub(super) fn nonzero(
+    parse: impl Fn(&str) -> Result<Duration, String>,
+) -> impl Fn(&str) -> Result<Option<Duration>, String> {
+    move |raw| parse(raw).map(|value| (!value.is_zero()).then_some(value))
+}
+
+/// The value as written.
+pub(super) fn text(raw: &str) -> Result<String, String> {
+    Ok(raw.to_string())
+}
+
+pub(super) fn ip_address(raw: &str) -> Result<IpAddr, String> {
+    IpAddr::from_str(raw.trim()).map_err(|_| "an IP address such as 0.0.0.0 or ::".into())
+}
+
+pub(super) fn socket_address(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| "an address such as 127.0.0.1:9100".into())
+}
+
+/// An `EnvFilter` directive.
+pub(super) fn log_filter(raw: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(raw.trim())
+        .map(|_| raw.trim().to_string())
+        .map_err(|_| {
+            "a level (error, warn, info, debug, trace) or a filter such as tenk_server=debug,info"
+                .into()
+        })
+}
+
+/// A Redis key prefix; braces would pin every key to one Cluster slot.
+pub(super) fn key_prefix(raw: &str) -> Result<String, String> {
+    if raw.len() > 64
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c == '{' || c == '}')
+    {
+        return Err("at most 64 characters without spaces or braces".into());
+    }
+    Ok(raw.to_string())
+}
+
+pub(super) fn mailbox(raw: &str) -> Result<String, String> {
+    match raw.parse::<lettre::message::Mailbox>() {
+        Ok(_) => Ok(raw.to_string()),
+        Err(_) => Err("a mailbox such as \"tenk <no-reply@example.com>\"".into()),
+    }
+}
+
+pub(super) fn app_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("https://") || raw.starts_with("http://") {
+        Ok(raw.trim_end_matches('/').to_string())
+    } else {
+        Err("an http(s):// URL such as https://app.example.com".into())
+    }
+}
+
+/// A secret of at least `min` bytes.
+pub(super) fn secret(
+    min: usize,
+    expected: &'static str,
+) -> impl Fn(&str) -> Result<SecretString, Refusal> {
+    move |raw| {
+        if raw.len() < min {
+            return Err(Refusal::secret(raw, expected));
+        }
+        Ok(SecretString::from(raw))
+    }
+}
+
+pub(super) fn dsn(raw: &str) -> Result<SecretString, Refusal> {
+    match raw.parse::<sentry::types::Dsn>() {
+        Ok(_) => Ok(SecretString::from(raw)),
+        Err(_) => Err(Refusal::url(
+            raw,
+            "a DSN such as https://key@o1.ingest.sentry.io/1",
+        )),
+    }
+}
+
+/// A PostgreSQL URL; its password is masked in the refusal.
+pub(super) fn postgres_url(raw: &str) -> Result<SecretString, Refusal> {
+    let expected = "a URL such as postgres://user:password@host:5432/database";
+    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://"))
+        || PgConnectOptions::from_str(raw).is_err()
+    {
+        return Err(Refusal::url(raw, expected));
+    }
+    Ok(SecretString::from(raw))
+}
+
+/// Comma-separated PostgreSQL URLs.
+pub(super) fn postgres_urls(raw: &str) -> Result<Vec<SecretString>, Refusal> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(postgres_url)
+        .collect()
+}
 
 /// Parses a whole number within `min..=max`.
 pub(crate) fn whole_number<T>(raw: &str, min: T, max: T) -> Result<T, String>
@@ -77,7 +282,7 @@ pub(crate) fn byte_size(raw: &str, min: usize, max: usize) -> Result<usize, Stri
 }
 
 /// Parses a rate-limit policy such as `50/5m` (a count per duration).
-pub(crate) fn policy(raw: &str) -> Result<super::Policy, String> {
+pub(crate) fn policy(raw: &str) -> Result<Policy, String> {
     let expected = || "a limit per window such as 50/5m, 1000/1m or 5/15m".to_string();
     let (limit, window) = raw.trim().split_once('/').ok_or_else(expected)?;
     let limit: u32 = limit.trim().parse().map_err(|_| expected())?;
@@ -86,7 +291,7 @@ pub(crate) fn policy(raw: &str) -> Result<super::Policy, String> {
     if limit == 0 || limit > 1_000_000 {
         return Err(expected());
     }
-    Ok(super::Policy { limit, window })
+    Ok(Policy { limit, window })
 }
 
 /// Parses a comma-separated list of CIDR blocks or single addresses.
