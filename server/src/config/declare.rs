@@ -7,7 +7,7 @@
 ///
 /// - `var("NAME" | "ALIAS", reader, show)`: read from `NAME` (else from
 ///   `ALIAS`) by a reader of `load.rs` (default, parser, refusals); `show`
-///   formats it for `check-config`;
+///   formats it for `check-config`, else its type's `Show` does;
 /// - `section(args)`: a nested settings struct, loaded with `args`;
 /// - `derived(value, "SHOWN", show)`: computed from the inputs and the fields
 ///   above, and shown under a name that is not a variable.
@@ -56,7 +56,7 @@ macro_rules! settings {
 }
 
 macro_rules! load_field {
-    ($vars:ident, $ty:ty, var($name:literal $(| $alias:literal)*, $read:expr, $show:expr)) => {
+    ($vars:ident, $ty:ty, var($name:literal $(| $alias:literal)*, $read:expr $(, $show:expr)?)) => {
         $vars.read($name, &[$($alias),*], $read)?
     };
     ($vars:ident, $ty:ty, section($($arg:expr),*)) => {
@@ -68,6 +68,9 @@ macro_rules! load_field {
 }
 
 macro_rules! describe_field {
+    ($out:ident, $value:expr, var($name:literal $(| $alias:literal)*, $read:expr)) => {
+        $out.push(($name, crate::config::describe::Show::show($value)))
+    };
     ($out:ident, $value:expr, var($name:literal $(| $alias:literal)*, $read:expr, $show:expr)) => {
         $out.push(($name, crate::config::describe::line($value, $show)))
     };
@@ -80,7 +83,7 @@ macro_rules! describe_field {
 }
 
 macro_rules! declare_field {
-    ($out:ident, $ty:ty, var($name:literal $(| $alias:literal)*, $read:expr, $show:expr)) => {
+    ($out:ident, $ty:ty, var($name:literal $(| $alias:literal)*, $read:expr $(, $show:expr)?)) => {
         $out.push(crate::config::Variable {
             name: $name,
             shown: true,

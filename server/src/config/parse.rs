@@ -88,24 +88,6 @@ pub(crate) fn one_of(names: &[&str]) -> String {
     }
 }
 
-/// A whole number within `min..=max`.
-pub(super) fn int<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
-where
-    T: FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    move |raw| whole_number(raw, min, max)
-}
-
-/// A duration within `min..=max`.
-pub(super) fn within(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> {
-    move |raw| duration(raw, min, max)
-}
-
-/// A byte size within `min..=max`.
-pub(super) fn bytes(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> {
-    move |raw| byte_size(raw, min, max)
-}
-
 /// What `parse` reads, with zero meaning "off".
 pub(super) fn nonzero(
     parse: impl Fn(&str) -> Result<Duration, String>,
@@ -208,17 +190,19 @@ pub(super) fn postgres_urls(raw: &str) -> Result<Vec<SecretString>, Refusal> {
         .collect()
 }
 
-/// Parses a whole number within `min..=max`.
-pub(crate) fn whole_number<T>(raw: &str, min: T, max: T) -> Result<T, String>
+/// A whole number within `min..=max`.
+pub(super) fn int<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
 where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
 {
-    let expected = || format!("a whole number from {min} to {max}");
-    let value: T = raw.trim().parse().map_err(|_| expected())?;
-    if value < min || value > max {
-        return Err(expected());
+    move |raw| {
+        let expected = || format!("a whole number from {min} to {max}");
+        let value: T = raw.trim().parse().map_err(|_| expected())?;
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
     }
-    Ok(value)
 }
 
 /// Parses `true/false`, `1/0`, `yes/no`, `on/off`.
@@ -232,53 +216,57 @@ pub(crate) fn boolean(raw: &str) -> Result<bool, String> {
 
 /// Parses a duration: a bare number is seconds (the seed's convention, e.g.
 /// `DB_IDLE_TIMEOUT=20`); `ms`, `s`, `m` and `h` suffixes are accepted too.
-pub(crate) fn duration(raw: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let expected = || {
-        format!(
-            "a duration from {} to {} such as 30, 30s, 500ms, 15m or 2h",
-            human(min),
-            human(max)
-        )
-    };
-    let text = raw.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits.parse().map_err(|_| expected())?;
-    let value = match unit {
-        "" | "s" => Duration::from_secs(amount),
-        "ms" => Duration::from_millis(amount),
-        "m" => Duration::from_secs(amount.checked_mul(60).ok_or_else(expected)?),
-        "h" => Duration::from_secs(amount.checked_mul(3600).ok_or_else(expected)?),
-        _ => return Err(expected()),
-    };
-    if value < min || value > max {
-        return Err(expected());
+pub(super) fn within(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> {
+    move |raw| {
+        let expected = || {
+            format!(
+                "a duration from {} to {} such as 30, 30s, 500ms, 15m or 2h",
+                human(min),
+                human(max)
+            )
+        };
+        let text = raw.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let amount: u64 = digits.parse().map_err(|_| expected())?;
+        let value = match unit {
+            "" | "s" => Duration::from_secs(amount),
+            "ms" => Duration::from_millis(amount),
+            "m" => Duration::from_secs(amount.checked_mul(60).ok_or_else(expected)?),
+            "h" => Duration::from_secs(amount.checked_mul(3600).ok_or_else(expected)?),
+            _ => return Err(expected()),
+        };
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
     }
-    Ok(value)
 }
 
 /// Parses a byte size: a bare number of bytes, or with `kb`, `mb` (powers of 1024).
-pub(crate) fn byte_size(raw: &str, min: usize, max: usize) -> Result<usize, String> {
-    let expected = || format!("a size from {min} to {max} bytes, such as 1048576, 64kb or 1mb");
-    let text = raw.trim().to_ascii_lowercase();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let amount: usize = digits.parse().map_err(|_| expected())?;
-    let factor = match unit {
-        "" | "b" => 1,
-        "kb" | "k" | "kib" => 1024,
-        "mb" | "m" | "mib" => 1024 * 1024,
-        _ => return Err(expected()),
-    };
-    let value = amount.checked_mul(factor).ok_or_else(expected)?;
-    if value < min || value > max {
-        return Err(expected());
+pub(super) fn bytes(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> {
+    move |raw| {
+        let expected = || format!("a size from {min} to {max} bytes, such as 1048576, 64kb or 1mb");
+        let text = raw.trim().to_ascii_lowercase();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let amount: usize = digits.parse().map_err(|_| expected())?;
+        let factor = match unit {
+            "" | "b" => 1,
+            "kb" | "k" | "kib" => 1024,
+            "mb" | "m" | "mib" => 1024 * 1024,
+            _ => return Err(expected()),
+        };
+        let value = amount.checked_mul(factor).ok_or_else(expected)?;
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
     }
-    Ok(value)
 }
 
 /// Parses a rate-limit policy such as `50/5m` (a count per duration).
@@ -286,8 +274,7 @@ pub(crate) fn policy(raw: &str) -> Result<Policy, String> {
     let expected = || "a limit per window such as 50/5m, 1000/1m or 5/15m".to_string();
     let (limit, window) = raw.trim().split_once('/').ok_or_else(expected)?;
     let limit: u32 = limit.trim().parse().map_err(|_| expected())?;
-    let window = duration(window, Duration::from_secs(1), Duration::from_secs(86_400))
-        .map_err(|_| expected())?;
+    let window = within(secs(1), days(1))(window).map_err(|_| expected())?;
     if limit == 0 || limit > 1_000_000 {
         return Err(expected());
     }
@@ -324,38 +311,38 @@ mod tests {
     #[test]
     fn bare_numbers_are_seconds_and_suffixes_are_honoured() {
         let any = (Duration::ZERO, Duration::from_secs(86_400));
-        assert_eq!(duration("20", any.0, any.1), Ok(Duration::from_secs(20)));
+        assert_eq!(within(any.0, any.1)("20"), Ok(Duration::from_secs(20)));
         assert_eq!(
-            duration("500ms", any.0, any.1),
+            within(any.0, any.1)("500ms"),
             Ok(Duration::from_millis(500))
         );
-        assert_eq!(duration("15m", any.0, any.1), Ok(Duration::from_secs(900)));
-        assert_eq!(duration("2h", any.0, any.1), Ok(Duration::from_secs(7200)));
+        assert_eq!(within(any.0, any.1)("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(within(any.0, any.1)("2h"), Ok(Duration::from_secs(7200)));
     }
 
     #[test]
     fn durations_out_of_range_or_malformed_are_refused() {
         let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
         for raw in ["0", "61", "abc", "5 minutes", "-1", "", "10d"] {
-            assert!(duration(raw, min, max).is_err(), "{raw} was accepted");
+            assert!(within(min, max)(raw).is_err(), "{raw} was accepted");
         }
     }
 
     #[test]
     fn whole_numbers_are_bounded() {
-        assert_eq!(whole_number::<u32>("20", 1, 10_000), Ok(20));
+        assert_eq!(int::<u32>(1, 10_000)("20"), Ok(20));
         assert_eq!(
-            whole_number::<u32>("abc", 1, 10_000),
+            int::<u32>(1, 10_000)("abc"),
             Err("a whole number from 1 to 10000".to_string())
         );
-        assert!(whole_number::<u32>("0", 1, 10_000).is_err());
+        assert!(int::<u32>(1, 10_000)("0").is_err());
     }
 
     #[test]
     fn byte_sizes_accept_units() {
-        assert_eq!(byte_size("1mb", 1, usize::MAX), Ok(1_048_576));
-        assert_eq!(byte_size("64kb", 1, usize::MAX), Ok(65_536));
-        assert!(byte_size("1gb", 1, usize::MAX).is_err());
+        assert_eq!(bytes(1, usize::MAX)("1mb"), Ok(1_048_576));
+        assert_eq!(bytes(1, usize::MAX)("64kb"), Ok(65_536));
+        assert!(bytes(1, usize::MAX)("1gb").is_err());
     }
 
     #[test]
