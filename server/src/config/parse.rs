@@ -1,19 +1,208 @@
-//! Parsers for single environment values. Each returns the text of what was
-//! expected, which [`super::ConfigError`] prints next to the variable and value.
+//! Parsers for single environment values, and the units the defaults are
+//! written in. Each parser returns what was expected when it refuses a value,
+//! which [`super::ConfigError`] prints next to the variable and the value.
 
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
 
-/// Parses a whole number within `min..=max`.
-pub(crate) fn whole_number<T>(raw: &str, min: T, max: T) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    let expected = || format!("a whole number from {min} to {max}");
-    let value: T = raw.trim().parse().map_err(|_| expected())?;
-    if value < min || value > max {
-        return Err(expected());
+use secrecy::SecretString;
+use sqlx::postgres::PgConnectOptions;
+
+use super::{ConfigError, Policy};
+
+/// Why a value was refused: what was expected, and what to print instead of
+/// the value when it must not be printed (a secret, a URL's password).
+pub(super) struct Refusal {
+    expected: String,
+    shown: Option<String>,
+}
+
+impl Refusal {
+    /// A URL, printed with its password masked.
+    pub(super) fn url(raw: &str, expected: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            shown: Some(super::redact_url(raw)),
+        }
     }
-    Ok(value)
+
+    /// A secret, of which only the length is printed.
+    pub(super) fn secret(raw: &str, expected: impl Into<String>) -> Self {
+        Self {
+            expected: expected.into(),
+            shown: Some(format!("<redacted, {} bytes>", raw.len())),
+        }
+    }
+
+    /// The error for `var` set to `raw`.
+    pub(super) fn of(self, var: &'static str, raw: &str) -> ConfigError {
+        ConfigError {
+            var,
+            value: Some(self.shown.unwrap_or_else(|| raw.to_string())),
+            expected: self.expected,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(expected: String) -> Self {
+        Self {
+            expected,
+            shown: None,
+        }
+    }
+}
+
+pub(super) const fn secs(seconds: u64) -> Duration {
+    Duration::from_secs(seconds)
+}
+
+pub(super) const fn millis(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+pub(super) const fn days(days: u64) -> Duration {
+    Duration::from_secs(days * 86_400)
+}
+
+/// At most `limit` requests per `seconds`.
+pub(super) const fn per(limit: u32, seconds: u64) -> Policy {
+    Policy {
+        limit,
+        window: Duration::from_secs(seconds),
+    }
+}
+
+/// The cores this process may use (a default for the thread and queue sizes).
+pub(super) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// `a, b or c`: what a choice among `names` expects.
+pub(crate) fn one_of(names: &[&str]) -> String {
+    match names.split_last() {
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// What `parse` reads, with zero meaning "off".
+pub(super) fn nonzero(
+    parse: impl Fn(&str) -> Result<Duration, String>,
+) -> impl Fn(&str) -> Result<Option<Duration>, String> {
+    move |raw| parse(raw).map(|value| (!value.is_zero()).then_some(value))
+}
+
+/// The value as written.
+pub(super) fn text(raw: &str) -> Result<String, String> {
+    Ok(raw.to_string())
+}
+
+pub(super) fn ip_address(raw: &str) -> Result<IpAddr, String> {
+    IpAddr::from_str(raw.trim()).map_err(|_| "an IP address such as 0.0.0.0 or ::".into())
+}
+
+pub(super) fn socket_address(raw: &str) -> Result<SocketAddr, String> {
+    raw.trim()
+        .parse()
+        .map_err(|_| "an address such as 127.0.0.1:9100".into())
+}
+
+/// An `EnvFilter` directive.
+pub(super) fn log_filter(raw: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(raw.trim())
+        .map(|_| raw.trim().to_string())
+        .map_err(|_| {
+            "a level (error, warn, info, debug, trace) or a filter such as tenk_server=debug,info"
+                .into()
+        })
+}
+
+/// A Redis key prefix; braces would pin every key to one Cluster slot.
+pub(super) fn key_prefix(raw: &str) -> Result<String, String> {
+    if raw.len() > 64
+        || raw
+            .chars()
+            .any(|c| c.is_whitespace() || c == '{' || c == '}')
+    {
+        return Err("at most 64 characters without spaces or braces".into());
+    }
+    Ok(raw.to_string())
+}
+
+pub(super) fn mailbox(raw: &str) -> Result<String, String> {
+    match raw.parse::<lettre::message::Mailbox>() {
+        Ok(_) => Ok(raw.to_string()),
+        Err(_) => Err("a mailbox such as \"tenk <no-reply@example.com>\"".into()),
+    }
+}
+
+pub(super) fn app_url(raw: &str) -> Result<String, String> {
+    if raw.starts_with("https://") || raw.starts_with("http://") {
+        Ok(raw.trim_end_matches('/').to_string())
+    } else {
+        Err("an http(s):// URL such as https://app.example.com".into())
+    }
+}
+
+/// A secret of at least `min` bytes.
+pub(super) fn secret(
+    min: usize,
+    expected: &'static str,
+) -> impl Fn(&str) -> Result<SecretString, Refusal> {
+    move |raw| {
+        if raw.len() < min {
+            return Err(Refusal::secret(raw, expected));
+        }
+        Ok(SecretString::from(raw))
+    }
+}
+
+pub(super) fn dsn(raw: &str) -> Result<SecretString, Refusal> {
+    match raw.parse::<sentry::types::Dsn>() {
+        Ok(_) => Ok(SecretString::from(raw)),
+        Err(_) => Err(Refusal::url(
+            raw,
+            "a DSN such as https://key@o1.ingest.sentry.io/1",
+        )),
+    }
+}
+
+/// A PostgreSQL URL; its password is masked in the refusal.
+pub(super) fn postgres_url(raw: &str) -> Result<SecretString, Refusal> {
+    let expected = "a URL such as postgres://user:password@host:5432/database";
+    if !(raw.starts_with("postgres://") || raw.starts_with("postgresql://"))
+        || PgConnectOptions::from_str(raw).is_err()
+    {
+        return Err(Refusal::url(raw, expected));
+    }
+    Ok(SecretString::from(raw))
+}
+
+/// Comma-separated PostgreSQL URLs.
+pub(super) fn postgres_urls(raw: &str) -> Result<Vec<SecretString>, Refusal> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(postgres_url)
+        .collect()
+}
+
+/// A whole number within `min..=max`.
+pub(super) fn int<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    move |raw| {
+        let expected = || format!("a whole number from {min} to {max}");
+        let value: T = raw.trim().parse().map_err(|_| expected())?;
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
+    }
 }
 
 /// Parses `true/false`, `1/0`, `yes/no`, `on/off`.
@@ -27,66 +216,69 @@ pub(crate) fn boolean(raw: &str) -> Result<bool, String> {
 
 /// Parses a duration: a bare number is seconds (the seed's convention, e.g.
 /// `DB_IDLE_TIMEOUT=20`); `ms`, `s`, `m` and `h` suffixes are accepted too.
-pub(crate) fn duration(raw: &str, min: Duration, max: Duration) -> Result<Duration, String> {
-    let expected = || {
-        format!(
-            "a duration from {} to {} such as 30, 30s, 500ms, 15m or 2h",
-            human(min),
-            human(max)
-        )
-    };
-    let text = raw.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let amount: u64 = digits.parse().map_err(|_| expected())?;
-    let value = match unit {
-        "" | "s" => Duration::from_secs(amount),
-        "ms" => Duration::from_millis(amount),
-        "m" => Duration::from_secs(amount.checked_mul(60).ok_or_else(expected)?),
-        "h" => Duration::from_secs(amount.checked_mul(3600).ok_or_else(expected)?),
-        _ => return Err(expected()),
-    };
-    if value < min || value > max {
-        return Err(expected());
+pub(super) fn within(min: Duration, max: Duration) -> impl Fn(&str) -> Result<Duration, String> {
+    move |raw| {
+        let expected = || {
+            format!(
+                "a duration from {} to {} such as 30, 30s, 500ms, 15m or 2h",
+                human(min),
+                human(max)
+            )
+        };
+        let text = raw.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let amount: u64 = digits.parse().map_err(|_| expected())?;
+        let value = match unit {
+            "" | "s" => Duration::from_secs(amount),
+            "ms" => Duration::from_millis(amount),
+            "m" => Duration::from_secs(amount.checked_mul(60).ok_or_else(expected)?),
+            "h" => Duration::from_secs(amount.checked_mul(3600).ok_or_else(expected)?),
+            _ => return Err(expected()),
+        };
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
     }
-    Ok(value)
 }
 
 /// Parses a byte size: a bare number of bytes, or with `kb`, `mb` (powers of 1024).
-pub(crate) fn byte_size(raw: &str, min: usize, max: usize) -> Result<usize, String> {
-    let expected = || format!("a size from {min} to {max} bytes, such as 1048576, 64kb or 1mb");
-    let text = raw.trim().to_ascii_lowercase();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let amount: usize = digits.parse().map_err(|_| expected())?;
-    let factor = match unit {
-        "" | "b" => 1,
-        "kb" | "k" | "kib" => 1024,
-        "mb" | "m" | "mib" => 1024 * 1024,
-        _ => return Err(expected()),
-    };
-    let value = amount.checked_mul(factor).ok_or_else(expected)?;
-    if value < min || value > max {
-        return Err(expected());
+pub(super) fn bytes(min: usize, max: usize) -> impl Fn(&str) -> Result<usize, String> {
+    move |raw| {
+        let expected = || format!("a size from {min} to {max} bytes, such as 1048576, 64kb or 1mb");
+        let text = raw.trim().to_ascii_lowercase();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (digits, unit) = text.split_at(split);
+        let amount: usize = digits.parse().map_err(|_| expected())?;
+        let factor = match unit {
+            "" | "b" => 1,
+            "kb" | "k" | "kib" => 1024,
+            "mb" | "m" | "mib" => 1024 * 1024,
+            _ => return Err(expected()),
+        };
+        let value = amount.checked_mul(factor).ok_or_else(expected)?;
+        if value < min || value > max {
+            return Err(expected());
+        }
+        Ok(value)
     }
-    Ok(value)
 }
 
 /// Parses a rate-limit policy such as `50/5m` (a count per duration).
-pub(crate) fn policy(raw: &str) -> Result<super::Policy, String> {
+pub(crate) fn policy(raw: &str) -> Result<Policy, String> {
     let expected = || "a limit per window such as 50/5m, 1000/1m or 5/15m".to_string();
     let (limit, window) = raw.trim().split_once('/').ok_or_else(expected)?;
     let limit: u32 = limit.trim().parse().map_err(|_| expected())?;
-    let window = duration(window, Duration::from_secs(1), Duration::from_secs(86_400))
-        .map_err(|_| expected())?;
+    let window = within(secs(1), days(1))(window).map_err(|_| expected())?;
     if limit == 0 || limit > 1_000_000 {
         return Err(expected());
     }
-    Ok(super::Policy { limit, window })
+    Ok(Policy { limit, window })
 }
 
 /// Parses a comma-separated list of CIDR blocks or single addresses.
@@ -119,38 +311,38 @@ mod tests {
     #[test]
     fn bare_numbers_are_seconds_and_suffixes_are_honoured() {
         let any = (Duration::ZERO, Duration::from_secs(86_400));
-        assert_eq!(duration("20", any.0, any.1), Ok(Duration::from_secs(20)));
+        assert_eq!(within(any.0, any.1)("20"), Ok(Duration::from_secs(20)));
         assert_eq!(
-            duration("500ms", any.0, any.1),
+            within(any.0, any.1)("500ms"),
             Ok(Duration::from_millis(500))
         );
-        assert_eq!(duration("15m", any.0, any.1), Ok(Duration::from_secs(900)));
-        assert_eq!(duration("2h", any.0, any.1), Ok(Duration::from_secs(7200)));
+        assert_eq!(within(any.0, any.1)("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(within(any.0, any.1)("2h"), Ok(Duration::from_secs(7200)));
     }
 
     #[test]
     fn durations_out_of_range_or_malformed_are_refused() {
         let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
         for raw in ["0", "61", "abc", "5 minutes", "-1", "", "10d"] {
-            assert!(duration(raw, min, max).is_err(), "{raw} was accepted");
+            assert!(within(min, max)(raw).is_err(), "{raw} was accepted");
         }
     }
 
     #[test]
     fn whole_numbers_are_bounded() {
-        assert_eq!(whole_number::<u32>("20", 1, 10_000), Ok(20));
+        assert_eq!(int::<u32>(1, 10_000)("20"), Ok(20));
         assert_eq!(
-            whole_number::<u32>("abc", 1, 10_000),
+            int::<u32>(1, 10_000)("abc"),
             Err("a whole number from 1 to 10000".to_string())
         );
-        assert!(whole_number::<u32>("0", 1, 10_000).is_err());
+        assert!(int::<u32>(1, 10_000)("0").is_err());
     }
 
     #[test]
     fn byte_sizes_accept_units() {
-        assert_eq!(byte_size("1mb", 1, usize::MAX), Ok(1_048_576));
-        assert_eq!(byte_size("64kb", 1, usize::MAX), Ok(65_536));
-        assert!(byte_size("1gb", 1, usize::MAX).is_err());
+        assert_eq!(bytes(1, usize::MAX)("1mb"), Ok(1_048_576));
+        assert_eq!(bytes(1, usize::MAX)("64kb"), Ok(65_536));
+        assert!(bytes(1, usize::MAX)("1gb").is_err());
     }
 
     #[test]

@@ -1,4 +1,7 @@
+use std::collections::BTreeSet;
 use std::process::Command;
+
+use tenk_server::config::Settings;
 
 /// Runs `tenk-server check-config` with only `vars` set (no `.env` is read:
 /// the test runs in a temporary directory).
@@ -246,4 +249,46 @@ fn production_refuses_missing_or_default_secrets() {
         !stdout.contains("mail-pw-42") && stdout.contains("SMTP_URL=smtps://mailer:***@"),
         "{stdout}"
     );
+}
+
+/// `.env.example` documents exactly the declared variables, and
+/// `check-config` prints a line for each one that is more than an input.
+#[test]
+fn env_example_and_check_config_cover_every_declared_variable() {
+    let example = include_str!("../../../.env.example");
+    let documented: BTreeSet<&str> = example
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .filter(|name| {
+            name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        })
+        .collect();
+    let variables = Settings::variables();
+    let declared: BTreeSet<&str> = variables.iter().map(|v| v.name).collect();
+    assert_eq!(
+        declared.len(),
+        variables.len(),
+        "declared twice: {variables:?}"
+    );
+    assert_eq!(
+        documented, declared,
+        ".env.example against the declarations"
+    );
+
+    let (ok, stdout, stderr) = check_config(&[]);
+    assert!(ok, "{stderr}");
+    let printed: BTreeSet<&str> = stdout
+        .lines()
+        .filter_map(|line| line.split_once('=').map(|(name, _)| name))
+        .collect();
+    for variable in variables.iter().filter(|v| v.shown) {
+        assert!(
+            printed.contains(variable.name),
+            "no check-config line for {}: {stdout}",
+            variable.name
+        );
+    }
 }
