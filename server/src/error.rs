@@ -8,6 +8,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contract::api::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
 
+use crate::auth::password::HashError;
 use crate::http::request_id;
 
 /// Marks a response caused by a failed database connection, so the
@@ -231,6 +232,30 @@ impl From<sqlx::Error> for ApiError {
                 Self::Unauthorized
             }
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(error: crate::domain::Invalid) -> Self {
+        Self::invalid(&error.field, error.message)
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::Unavailable {
+                code: "busy",
+                detail: "too many sign-ins at once, try again shortly",
+                retry_after: Duration::from_secs(1),
+            },
+            HashError::TooLongForBcrypt => Self::invalid(
+                "password",
+                "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
+            ),
+            HashError::TooLong => Self::invalid("password", "must be at most 1024 bytes"),
+            HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
         }
     }
 }

@@ -220,6 +220,11 @@ where
     }
 }
 
+/// Parses a path id, answering 404 for anything that is not a UUID.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
 /// PostgreSQL text cannot hold NUL: refuse it with a 422 before a query fails.
 pub fn reject_nul(field: &str, text: &str) -> Result<(), ApiError> {
     if text.contains('\0') {

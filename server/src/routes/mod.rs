@@ -8,7 +8,6 @@ pub mod auth;
 pub mod health;
 pub mod metrics;
 pub mod otp;
-pub mod pagination;
 pub mod posts;
 pub mod users;
 
@@ -23,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::ApiError;
 use crate::http::{headers, ops_auth, pipeline};
 use crate::state::AppState;
+use crate::users::UserError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -137,6 +137,21 @@ pub fn router(state: AppState) -> Router {
             &settings.http.cors,
         )))
         .with_state(state)
+}
+
+/// The users table's refusals, as problems: a taken email is a 409.
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::EmailTaken => Self::Conflict {
+                code: "email_taken",
+                detail: "an account with this email already exists",
+            },
+            UserError::DatabaseDown(down) => down.into(),
+            UserError::Database(error) => error.into(),
+            UserError::Redis(error) => error.into(),
+        }
+    }
 }
 
 async fn not_found() -> ApiError {
