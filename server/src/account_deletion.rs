@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::admin_guard;
 use crate::auth::cache::Event;
+use crate::auth::sessions::RevokeReason;
 use crate::error::ApiError;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::users;
 

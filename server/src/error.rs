@@ -2,6 +2,7 @@
 //! `application/problem+json` body carrying the request id; internal causes
 //! are logged once and never sent to the client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -16,7 +17,7 @@ use crate::http::request_id;
 #[derive(Debug, Clone, Copy)]
 pub struct DatabaseFailed;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("authentication required")]
     Unauthorized,
@@ -65,8 +66,15 @@ pub enum ApiError {
         detail: &'static str,
         retry_after: Duration,
     },
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    /// Shared (`Arc`) so the error is `Clone`: `anyhow::Error` is not.
+    #[error("{0}")]
+    Internal(Arc<anyhow::Error>),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(cause: anyhow::Error) -> Self {
+        Self::Internal(Arc::new(cause))
+    }
 }
 
 impl ApiError {
@@ -231,7 +239,7 @@ impl From<sqlx::Error> for ApiError {
                 tracing::info!("write refused: the acting account no longer exists");
                 Self::Unauthorized
             }
-            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+            other => Self::from(anyhow::Error::new(other).context("database query failed")),
         }
     }
 }
@@ -255,7 +263,7 @@ impl From<HashError> for ApiError {
                 "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
             ),
             HashError::TooLong => Self::invalid("password", "must be at most 1024 bytes"),
-            HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
+            HashError::Failed(cause) => anyhow::anyhow!(cause).into(),
         }
     }
 }
@@ -283,44 +291,18 @@ impl From<redis::RedisError> for ApiError {
             tracing::warn!(error = %error, "redis unavailable");
             return Self::redis_unavailable();
         }
-        Self::Internal(anyhow::Error::new(error).context("redis command failed"))
+        Self::from(anyhow::Error::new(error).context("redis command failed"))
     }
 }
 
 impl ApiError {
     /// The same answer for another request that shared this failed load (a
-    /// coalesced cache miss): the error itself is not `Clone` (its internal
-    /// cause is an `anyhow::Error`), so an internal cause is carried as text.
+    /// coalesced cache miss); an internal cause is carried as text, so it is
+    /// logged once as itself and once per waiter as that text.
     pub fn for_another_waiter(&self) -> Self {
         match self {
-            Self::Unauthorized => Self::Unauthorized,
-            Self::Forbidden => Self::Forbidden,
-            Self::EmailNotVerified => Self::EmailNotVerified,
-            Self::NotFound => Self::NotFound,
-            Self::Missing { code, detail } => Self::Missing { code, detail },
-            Self::MethodNotAllowed => Self::MethodNotAllowed,
-            Self::BadRequest { code, detail } => Self::BadRequest {
-                code,
-                detail: detail.clone(),
-            },
-            Self::Conflict { code, detail } => Self::Conflict { code, detail },
-            Self::Validation(errors) => Self::Validation(errors.clone()),
-            Self::Unprocessable { code, detail } => Self::Unprocessable { code, detail },
-            Self::PayloadTooLarge => Self::PayloadTooLarge,
-            Self::UnsupportedMediaType => Self::UnsupportedMediaType,
-            Self::RateLimited { retry_after } => Self::RateLimited {
-                retry_after: *retry_after,
-            },
-            Self::Unavailable {
-                code,
-                detail,
-                retry_after,
-            } => Self::Unavailable {
-                code,
-                detail,
-                retry_after: *retry_after,
-            },
-            Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+            Self::Internal(cause) => anyhow::anyhow!("{cause:#}").into(),
+            other => other.clone(),
         }
     }
 
@@ -366,7 +348,7 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let response = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into_response();
+        let response = ApiError::from(anyhow::anyhow!("password=hunter2")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -9,11 +9,11 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::cache::Event;
+use crate::auth::sessions::RevokeReason;
 use crate::db::DatabaseDown;
 use crate::domain::Invalid;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
 
@@ -237,41 +237,24 @@ pub async fn rename(
     .await
 }
 
-/// Sets the password hash of an active account; `None` when there is no
-/// active account with this id.
+/// Sets the password hash of an active account, if its hash is still
+/// `replacing` when given (a rehash on login: a concurrent password change
+/// wins); `None` when no account matched.
 pub async fn set_password_hash(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
     hash: &str,
+    replacing: Option<&str>,
 ) -> sqlx::Result<Option<User>> {
     crate::db::query_as(with_columns!(
-        "update users set password_hash = $2, updated_at = now() \
-         where user_id = $1 and status = 'active' returning"
+        "update users set password_hash = $2, updated_at = now() where user_id = $1 \
+         and status = 'active' and ($3::text is null or password_hash = $3) returning"
     ))
     .bind(user_id)
     .bind(hash)
+    .bind(replacing)
     .fetch_optional(db)
     .await
-}
-
-/// Replaces `old` by `new` (a stronger hash of the same password), only if
-/// `old` is still the hash: a concurrent password change wins.
-pub async fn upgrade_password_hash(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    old: &str,
-    new: &str,
-) -> sqlx::Result<bool> {
-    let replaced = crate::db::query(
-        "update users set password_hash = $3, updated_at = now() \
-         where user_id = $1 and password_hash = $2",
-    )
-    .bind(user_id)
-    .bind(old)
-    .bind(new)
-    .execute(db)
-    .await?;
-    Ok(replaced.rows_affected() == 1)
 }
 
 /// Records a sign-in, once its session exists, if the account is still

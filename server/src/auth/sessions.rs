@@ -21,7 +21,7 @@ use super::random_token;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
 use crate::error::ApiError;
-use crate::metrics::{Metrics, RevokeReason};
+use crate::metrics::Metrics;
 use crate::redis_client::RedisClient;
 use crate::timestamps::rfc3339_ms;
 
@@ -84,6 +84,39 @@ impl IssuedSession {
                 expires_at: rfc3339_ms(self.expires_at_ms),
             },
         })
+    }
+}
+
+/// Why a session ended (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    User,
+    Admin,
+    PasswordChange,
+    Disabled,
+    RefreshReuse,
+}
+
+impl RevokeReason {
+    const ALL: [Self; 6] = [
+        Self::Logout,
+        Self::User,
+        Self::Admin,
+        Self::PasswordChange,
+        Self::Disabled,
+        Self::RefreshReuse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::PasswordChange => "password_change",
+            Self::Disabled => "disabled",
+            Self::RefreshReuse => "refresh_reuse",
+        }
     }
 }
 
@@ -162,6 +195,11 @@ impl SessionStore {
     ) -> Self {
         let lookup_hit = metrics.session_lookup.with_label_values(&["hit"]);
         let lookup_miss = metrics.session_lookup.with_label_values(&["miss"]);
+        for reason in RevokeReason::ALL {
+            metrics
+                .sessions_revoked
+                .with_label_values(&[reason.as_str()]);
+        }
         Self {
             lookup_hit,
             lookup_miss,
@@ -464,7 +502,8 @@ impl SessionStore {
         }
         self.cache.forget_session(id).await;
         if owner.is_some() {
-            self.metrics.revoked(reason, 1);
+            let revoked = &self.metrics.sessions_revoked;
+            revoked.with_label_values(&[reason.as_str()]).inc();
         }
         self.cache
             .announce(

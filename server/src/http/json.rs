@@ -116,7 +116,7 @@ impl JsonBytes {
     /// The value cannot be serialized (a programming error).
     pub fn encode<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
         serde_json::to_vec(value).map(Bytes::from).map_err(|error| {
-            ApiError::Internal(anyhow::Error::new(error).context("cannot encode JSON"))
+            ApiError::from(anyhow::Error::new(error).context("cannot encode JSON"))
         })
     }
 }

@@ -13,12 +13,12 @@ use utoipa_axum::routes;
 
 use crate::account_mail;
 use crate::auth::account_tokens::{self, Purpose};
+use crate::auth::sessions::RevokeReason;
 use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::error::ApiError;
 use crate::http::json::AppJson;
 use crate::mail::Mail;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::users;
 
@@ -101,7 +101,7 @@ pub async fn reset_password(
     let user_id = account_tokens::consume(&state.redis, Purpose::PasswordReset, &request.token)
         .await?
         .ok_or_else(invalid_token)?;
-    let user = users::set_password_hash(state.db.writer()?, user_id, &hash)
+    let user = users::set_password_hash(state.db.writer()?, user_id, &hash, None)
         .await?
         .ok_or_else(invalid_token)?;
     state

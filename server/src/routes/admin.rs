@@ -13,8 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::account_deletion::delete_account;
 use crate::admin_guard::{self, Change};
 use crate::auth::extract::{AdminUser, ClientInfo};
+use crate::auth::sessions::RevokeReason;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery, parse_id, reject_nul};
 use crate::http::pagination::{Cursor, PAGE_SIZE, like_pattern};
@@ -113,7 +115,9 @@ pub async fn find_sessions(
     let mut tx = begin(&state).await?;
     let (found, unknown): (Option<Uuid>, &'static str) = match whom {
         Whom::Id(user_id) => (
-            users::find(&mut *tx, user_id).await?.map(|user| user.user_id),
+            users::find(&mut *tx, user_id)
+                .await?
+                .map(|user| user.user_id),
             "no account has this id",
         ),
         Whom::Email(email) => (
@@ -157,19 +161,9 @@ pub async fn revoke_session(
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "session.revoke",
-        &format!("session:{id}"),
-    )
-    .await?;
-    if !state
-        .sessions
-        .revoke(&id, crate::metrics::RevokeReason::Admin)
-        .await?
-    {
+    let target = format!("session:{id}");
+    audit(&mut tx, &admin, &client, "session.revoke", &target).await?;
+    if !state.sessions.revoke(&id, RevokeReason::Admin).await? {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
@@ -188,17 +182,11 @@ pub async fn revoke_user_sessions(
 ) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
     let user_id = parse_id(&id)?;
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "user.sessions.revoke",
-        &format!("user:{user_id}"),
-    )
-    .await?;
-    let revoked = state
-        .sessions
-        .revoke_all(user_id, None, crate::metrics::RevokeReason::Admin)
+    let target = format!("user:{user_id}");
+    audit(&mut tx, &admin, &client, "user.sessions.revoke", &target).await?;
+    let sessions = &state.sessions;
+    let revoked = sessions
+        .revoke_all(user_id, None, RevokeReason::Admin)
         .await?;
     tx.commit().await?;
     Ok(AppJson(RevokeSessionsResponse { revoked }))
@@ -269,21 +257,9 @@ pub async fn delete_user(
     let user_id = parse_id(&id)?;
     admin_guard::refuse_self(admin.0.user_id, user_id, Change::Delete)?;
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "user.delete",
-        &format!("user:{user_id}"),
-    )
-    .await?;
-    crate::account_deletion::delete_account(
-        &state,
-        tx,
-        user_id,
-        crate::metrics::RevokeReason::Admin,
-    )
-    .await?;
+    let target = format!("user:{user_id}");
+    audit(&mut tx, &admin, &client, "user.delete", &target).await?;
+    delete_account(&state, tx, user_id, RevokeReason::Admin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

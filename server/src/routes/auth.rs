@@ -13,13 +13,13 @@ use utoipa_axum::routes;
 use crate::account_mail;
 use crate::auth::extract::{AuthUser, ClientInfo};
 use crate::auth::sessions::Refresh;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::email::Email;
 use crate::domain::password::{NewPassword, check_bound};
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery};
 use crate::http::ops_auth::bearer_token;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
 use crate::users::{self, DisplayName};
 
@@ -160,9 +160,9 @@ async fn log_in(
     let mut current_hash = user.password_hash.clone();
     if verification.needs_rehash {
         let upgraded = state.hasher.hash(password).await?;
-        let db = state.db.writer()?;
-        if users::upgrade_password_hash(db, user.user_id, &current_hash, &upgraded).await? {
-            current_hash = upgraded;
+        let (db, old) = (state.db.writer()?, Some(current_hash.as_str()));
+        if let Some(upgraded) = users::set_password_hash(db, user.user_id, &upgraded, old).await? {
+            current_hash = upgraded.password_hash;
         }
     }
     let issued = state

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 
 use crate::account_mail;
 use crate::auth::extract::ClientInfo;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::error::ApiError;
@@ -135,7 +136,7 @@ pub async fn verify_otp(
     if !users::record_login(state.db.writer()?, user.user_id, None).await? {
         state
             .sessions
-            .revoke(&issued.id, crate::metrics::RevokeReason::User)
+            .revoke(&issued.id, RevokeReason::User)
             .await?;
         attempts.with_label_values(&["otp", "failure"]).inc();
         return Err(ApiError::Unauthorized);

@@ -10,7 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::account_deletion::delete_account;
 use crate::auth::extract::AuthUser;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::password::{NewPassword, check_bound};
 use crate::error::ApiError;
 use crate::http::json::{AppJson, JsonBytes};
@@ -110,7 +112,7 @@ pub async fn change_password(
     let new_password = NewPassword::parse(request.new_password, "new_password")?;
     let hash = state.hasher.hash(new_password.into_inner()).await?;
     // `None`: disabled meanwhile, and its sessions are being revoked.
-    users::set_password_hash(state.db.writer()?, user.user_id, &hash)
+    users::set_password_hash(state.db.writer()?, user.user_id, &hash, None)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     let revoked = state
@@ -118,7 +120,7 @@ pub async fn change_password(
         .revoke_all(
             user.user_id,
             Some(&user.session_id),
-            crate::metrics::RevokeReason::PasswordChange,
+            RevokeReason::PasswordChange,
         )
         .await?;
     tracing::info!(user_id = %user.user_id, revoked, "password changed");
@@ -157,13 +159,7 @@ pub async fn delete_me(
     let found = users::find(state.db.writer()?, user.user_id).await?;
     reauthenticate(&state, &found.ok_or(ApiError::Unauthorized)?, proof).await?;
     let tx = state.db.writer()?.begin().await?;
-    crate::account_deletion::delete_account(
-        &state,
-        tx,
-        user.user_id,
-        crate::metrics::RevokeReason::User,
-    )
-    .await?;
+    delete_account(&state, tx, user.user_id, RevokeReason::User).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
