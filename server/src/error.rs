@@ -17,6 +17,11 @@ use crate::http::request_id;
 #[derive(Debug, Clone, Copy)]
 pub struct DatabaseFailed;
 
+/// The codes of a database that is busy (its pool timed out) or down: the
+/// pipeline counts the first and has the database probed at once on the second.
+const DATABASE_BUSY: &str = "database_busy";
+const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("authentication required")]
@@ -86,41 +91,26 @@ impl ApiError {
         }])
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status and the stable machine word of the `code` field.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::Missing { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The stable machine word of the `code` field.
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::EmailNotVerified => "email_not_verified",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::BadRequest { code, .. }
-            | Self::Missing { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
-            Self::Validation(_) => "validation_failed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable { code, .. } => code,
-            Self::Internal(_) => "internal_error",
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Missing { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
@@ -136,7 +126,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let (status, code) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = ?cause, "internal error");
             crate::error_tracking::report(cause);
@@ -152,14 +142,14 @@ impl IntoResponse for ApiError {
             Self::Validation(ref errors) => errors.clone(),
             _ => Vec::new(),
         };
-        let mut response = problem_response(status, self.code(), detail, errors);
-        match self.code() {
-            "database_busy" => {
+        let mut response = problem_response(status, code, detail, errors);
+        match code {
+            DATABASE_BUSY => {
                 response
                     .extensions_mut()
                     .insert(crate::metrics::PoolTimedOut);
             }
-            "database_unavailable" => {
+            DATABASE_UNAVAILABLE => {
                 response.extensions_mut().insert(DatabaseFailed);
             }
             _ => {}
@@ -213,7 +203,7 @@ impl From<sqlx::Error> for ApiError {
         match error {
             // A saturated pool answers fast so clients back off (DB_ACQUIRE_TIMEOUT).
             sqlx::Error::PoolTimedOut => Self::Unavailable {
-                code: "database_busy",
+                code: DATABASE_BUSY,
                 detail: "the database is busy, try again shortly",
                 retry_after: Duration::from_secs(1),
             },
@@ -309,7 +299,7 @@ impl ApiError {
     /// PostgreSQL cannot be reached (or is known to be down).
     pub fn database_unavailable() -> Self {
         Self::Unavailable {
-            code: "database_unavailable",
+            code: DATABASE_UNAVAILABLE,
             detail: "the database is unavailable, try again shortly",
             retry_after: Duration::from_secs(1),
         }
