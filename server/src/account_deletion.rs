@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use crate::admin_guard;
 use crate::auth::cache::Event;
+use crate::auth::sessions::RevokeReason;
 use crate::error::ApiError;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
+use crate::users;
 
 /// Deletes `user_id` inside `tx` (which may already hold the audit row) and
 /// commits. The last active admin cannot be deleted.
@@ -32,20 +33,12 @@ pub async fn delete_account(
     admin_guard::keep_an_admin(&mut tx, user_id).await?;
     // The row stays locked until the commit: a login that opened a session
     // meanwhile waits for it, then finds no account and drops its session.
-    let deleted = crate::db::query("delete from users where user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
+    if !users::delete(&mut *tx, user_id).await? {
         return Err(ApiError::NotFound);
     }
     let revoked = state.sessions.revoke_all(user_id, None, reason).await?;
     tx.commit().await?;
-    state
-        .cache
-        .announce(&state.redis, &Event::ProfileChanged(user_id))
-        .await;
+    users::announce_profile_change(state, user_id).await;
     state
         .cache
         .announce(&state.redis, &Event::PostsChanged)

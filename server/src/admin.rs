@@ -13,11 +13,10 @@ use crate::config::AuthSettings;
 use crate::domain::email::Email;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
-use crate::error::ApiError;
-use crate::routes::users::insert_user;
+use crate::users::{self, DisplayName};
 
 /// # Errors
-/// An invalid email or password, or a database failure.
+/// An invalid email, password or name, or a database failure.
 pub async fn create_admin(
     pool: &PgPool,
     auth: &AuthSettings,
@@ -25,21 +24,13 @@ pub async fn create_admin(
     name: &str,
     password: String,
 ) -> anyhow::Result<String> {
-    let email = Email::parse(email, "email").map_err(describe)?;
+    let email = Email::parse(email, "email")?;
     let mut tx = pool.begin().await.context("cannot reach the database")?;
-    // The status before the update, from the row the update locked.
-    let promoted: Option<(Uuid, String)> = crate::db::query_as(
-        "with before as (select user_id, status from users where lower(email) = lower($1) for update) \
-         update users set role = 'admin', status = 'active', updated_at = now() \
-         from before where users.user_id = before.user_id \
-         returning users.user_id, before.status",
-    )
-    .bind(email.as_str())
-    .fetch_optional(&mut *tx)
-    .await
-    .context("cannot update users")?;
-    if let Some((user_id, status_before)) = promoted {
-        let re_enabled = status_before != "active";
+    let promoted = users::make_admin(&mut *tx, &email)
+        .await
+        .context("cannot update users")?;
+    if let Some((user_id, was_active)) = promoted {
+        let re_enabled = !was_active;
         let action = if re_enabled {
             "cli.admin.enable"
         } else {
@@ -57,15 +48,14 @@ pub async fn create_admin(
         });
     }
     tx.rollback().await.ok();
-    let password = NewPassword::parse(password, "password").map_err(describe)?;
+    let password = NewPassword::parse(password, "password")?;
+    let name = DisplayName::parse(name)?;
     let hasher = PasswordHasherPool::new(auth, 1).map_err(|error| anyhow::anyhow!("{error}"))?;
     let hash = hasher
         .hash(password.into_inner())
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
-    let user = insert_user(pool, &email, name, &hash, Role::Admin)
-        .await
-        .map_err(describe)?;
+    let user = users::insert(pool, &email, &name, &hash, Role::Admin).await?;
     let mut connection = pool.acquire().await.context("cannot reach the database")?;
     audit(&mut connection, "cli.admin.create", user.user_id).await?;
     Ok(format!(
@@ -74,7 +64,6 @@ pub async fn create_admin(
         user.user_id
     ))
 }
-
 /// One audit row for the operator at the console (actor: the nil uuid).
 async fn audit(connection: &mut PgConnection, action: &str, user_id: Uuid) -> anyhow::Result<()> {
     crate::db::query(
@@ -87,18 +76,4 @@ async fn audit(connection: &mut PgConnection, action: &str, user_id: Uuid) -> an
     .await
     .context("cannot write the audit log")?;
     Ok(())
-}
-
-fn describe(error: ApiError) -> anyhow::Error {
-    match error {
-        ApiError::Validation(errors) => anyhow::anyhow!(
-            "{}",
-            errors
-                .iter()
-                .map(|e| format!("{} {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-        other => anyhow::anyhow!("{other}"),
-    }
 }

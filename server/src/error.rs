@@ -2,12 +2,14 @@
 //! `application/problem+json` body carrying the request id; internal causes
 //! are logged once and never sent to the client.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use contract::api::{FieldError, PROBLEM_CONTENT_TYPE, Problem};
 
+use crate::auth::password::HashError;
 use crate::http::request_id;
 
 /// Marks a response caused by a failed database connection, so the
@@ -15,7 +17,12 @@ use crate::http::request_id;
 #[derive(Debug, Clone, Copy)]
 pub struct DatabaseFailed;
 
-#[derive(Debug, thiserror::Error)]
+/// The codes of a database that is busy (its pool timed out) or down: the
+/// pipeline counts the first and has the database probed at once on the second.
+const DATABASE_BUSY: &str = "database_busy";
+const DATABASE_UNAVAILABLE: &str = "database_unavailable";
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error("authentication required")]
     Unauthorized,
@@ -64,8 +71,15 @@ pub enum ApiError {
         detail: &'static str,
         retry_after: Duration,
     },
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    /// Shared (`Arc`) so the error is `Clone`: `anyhow::Error` is not.
+    #[error("{0}")]
+    Internal(Arc<anyhow::Error>),
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(cause: anyhow::Error) -> Self {
+        Self::Internal(Arc::new(cause))
+    }
 }
 
 impl ApiError {
@@ -77,41 +91,26 @@ impl ApiError {
         }])
     }
 
-    fn status(&self) -> StatusCode {
+    /// The HTTP status and the stable machine word of the `code` field.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::EmailNotVerified => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::Missing { .. } => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Validation(_) | Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The stable machine word of the `code` field.
-    fn code(&self) -> &'static str {
-        match self {
-            Self::Unauthorized => "unauthorized",
-            Self::Forbidden => "forbidden",
-            Self::EmailNotVerified => "email_not_verified",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::BadRequest { code, .. }
-            | Self::Missing { code, .. }
-            | Self::Conflict { code, .. }
-            | Self::Unprocessable { code, .. } => code,
-            Self::Validation(_) => "validation_failed",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable { code, .. } => code,
-            Self::Internal(_) => "internal_error",
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Missing { code, .. } => (StatusCode::NOT_FOUND, code),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            Self::Unprocessable { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 
@@ -127,7 +126,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let (status, code) = self.status_and_code();
         if let Self::Internal(cause) = &self {
             tracing::error!(error = ?cause, "internal error");
             crate::error_tracking::report(cause);
@@ -143,14 +142,14 @@ impl IntoResponse for ApiError {
             Self::Validation(ref errors) => errors.clone(),
             _ => Vec::new(),
         };
-        let mut response = problem_response(status, self.code(), detail, errors);
-        match self.code() {
-            "database_busy" => {
+        let mut response = problem_response(status, code, detail, errors);
+        match code {
+            DATABASE_BUSY => {
                 response
                     .extensions_mut()
                     .insert(crate::metrics::PoolTimedOut);
             }
-            "database_unavailable" => {
+            DATABASE_UNAVAILABLE => {
                 response.extensions_mut().insert(DatabaseFailed);
             }
             _ => {}
@@ -204,7 +203,7 @@ impl From<sqlx::Error> for ApiError {
         match error {
             // A saturated pool answers fast so clients back off (DB_ACQUIRE_TIMEOUT).
             sqlx::Error::PoolTimedOut => Self::Unavailable {
-                code: "database_busy",
+                code: DATABASE_BUSY,
                 detail: "the database is busy, try again shortly",
                 retry_after: Duration::from_secs(1),
             },
@@ -230,7 +229,31 @@ impl From<sqlx::Error> for ApiError {
                 tracing::info!("write refused: the acting account no longer exists");
                 Self::Unauthorized
             }
-            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+            other => Self::from(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+impl From<crate::domain::Invalid> for ApiError {
+    fn from(error: crate::domain::Invalid) -> Self {
+        Self::invalid(&error.field, error.message)
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => Self::Unavailable {
+                code: "busy",
+                detail: "too many sign-ins at once, try again shortly",
+                retry_after: Duration::from_secs(1),
+            },
+            HashError::TooLongForBcrypt => Self::invalid(
+                "password",
+                "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
+            ),
+            HashError::TooLong => Self::invalid("password", "must be at most 1024 bytes"),
+            HashError::Failed(cause) => anyhow::anyhow!(cause).into(),
         }
     }
 }
@@ -279,51 +302,25 @@ impl From<redis::RedisError> for ApiError {
             tracing::warn!(error = %error, "redis unavailable");
             return Self::redis_unavailable();
         }
-        Self::Internal(anyhow::Error::new(error).context("redis command failed"))
+        Self::from(anyhow::Error::new(error).context("redis command failed"))
     }
 }
 
 impl ApiError {
     /// The same answer for another request that shared this failed load (a
-    /// coalesced cache miss): the error itself is not `Clone` (its internal
-    /// cause is an `anyhow::Error`), so an internal cause is carried as text.
+    /// coalesced cache miss); an internal cause is carried as text, so it is
+    /// logged once as itself and once per waiter as that text.
     pub fn for_another_waiter(&self) -> Self {
         match self {
-            Self::Unauthorized => Self::Unauthorized,
-            Self::Forbidden => Self::Forbidden,
-            Self::EmailNotVerified => Self::EmailNotVerified,
-            Self::NotFound => Self::NotFound,
-            Self::Missing { code, detail } => Self::Missing { code, detail },
-            Self::MethodNotAllowed => Self::MethodNotAllowed,
-            Self::BadRequest { code, detail } => Self::BadRequest {
-                code,
-                detail: detail.clone(),
-            },
-            Self::Conflict { code, detail } => Self::Conflict { code, detail },
-            Self::Validation(errors) => Self::Validation(errors.clone()),
-            Self::Unprocessable { code, detail } => Self::Unprocessable { code, detail },
-            Self::PayloadTooLarge => Self::PayloadTooLarge,
-            Self::UnsupportedMediaType => Self::UnsupportedMediaType,
-            Self::RateLimited { retry_after } => Self::RateLimited {
-                retry_after: *retry_after,
-            },
-            Self::Unavailable {
-                code,
-                detail,
-                retry_after,
-            } => Self::Unavailable {
-                code,
-                detail,
-                retry_after: *retry_after,
-            },
-            Self::Internal(cause) => Self::Internal(anyhow::anyhow!("{cause:#}")),
+            Self::Internal(cause) => anyhow::anyhow!("{cause:#}").into(),
+            other => other.clone(),
         }
     }
 
     /// PostgreSQL cannot be reached (or is known to be down).
     pub fn database_unavailable() -> Self {
         Self::Unavailable {
-            code: "database_unavailable",
+            code: DATABASE_UNAVAILABLE,
             detail: "the database is unavailable, try again shortly",
             retry_after: Duration::from_secs(1),
         }
@@ -392,7 +389,7 @@ mod tests {
 
     #[test]
     fn internal_errors_do_not_leak_their_cause() {
-        let response = ApiError::Internal(anyhow::anyhow!("password=hunter2")).into_response();
+        let response = ApiError::from(anyhow::anyhow!("password=hunter2")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -117,7 +117,7 @@ impl Fingerprint {
     /// The value cannot be serialized (a programming error).
     pub fn json<T: Serialize>(self, value: &T) -> Result<Self, ApiError> {
         let bytes = serde_json::to_vec(value).map_err(|error| {
-            ApiError::Internal(anyhow::Error::new(error).context("cannot encode a fingerprint"))
+            ApiError::from(anyhow::Error::new(error).context("cannot encode a fingerprint"))
         })?;
         Ok(self.part(&bytes))
     }
@@ -274,7 +274,7 @@ where
             .ok()
             .and_then(|status| StatusCode::from_u16(status).ok())
             .ok_or_else(|| {
-                ApiError::Internal(anyhow::anyhow!(
+                ApiError::from(anyhow::anyhow!(
                     "stored idempotent reply has status {status}"
                 ))
             })?;

@@ -2,6 +2,8 @@
 
 /// Deleting an account, its posts and every session at once.
 pub mod account_deletion;
+/// Mail an account asks for: admission, queueing, verification.
+pub mod account_mail;
 /// The `create-admin` command.
 pub mod admin;
 /// No change may leave the admin API without an active admin.
@@ -48,3 +50,5 @@ pub mod state;
 pub mod telemetry;
 /// RFC 3339 formatting of timestamps.
 pub mod timestamps;
+/// The users table: accounts, their status and every change of them.
+pub mod users;

@@ -256,9 +256,6 @@ impl Metrics {
             self.app_cache.with_label_values(&[result]);
             self.session_lookup.with_label_values(&[result]);
         }
-        for reason in RevokeReason::ALL {
-            self.sessions_revoked.with_label_values(&[reason.as_str()]);
-        }
         self.db_pool_timeouts.with_label_values(&["primary"]);
         for (method, result) in [
             ("password", "success"),
@@ -270,13 +267,6 @@ impl Metrics {
         }
         self.start_time.set(process::stats().start_time_seconds);
         Ok(())
-    }
-
-    /// Counts a revoked session.
-    pub fn revoked(&self, reason: RevokeReason, count: u64) {
-        self.sessions_revoked
-            .with_label_values(&[reason.as_str()])
-            .inc_by(count);
     }
 
     /// Whether the cached session count is stale; marks it read if so.
@@ -318,39 +308,6 @@ impl Metrics {
             tracing::error!(error = %error, "cannot encode metrics");
         }
         String::from_utf8(buffer).unwrap_or_default()
-    }
-}
-
-/// Why a session ended (the `reason` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RevokeReason {
-    Logout,
-    User,
-    Admin,
-    PasswordChange,
-    Disabled,
-    RefreshReuse,
-}
-
-impl RevokeReason {
-    const ALL: [Self; 6] = [
-        Self::Logout,
-        Self::User,
-        Self::Admin,
-        Self::PasswordChange,
-        Self::Disabled,
-        Self::RefreshReuse,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Logout => "logout",
-            Self::User => "user",
-            Self::Admin => "admin",
-            Self::PasswordChange => "password_change",
-            Self::Disabled => "disabled",
-            Self::RefreshReuse => "refresh_reuse",
-        }
     }
 }
 

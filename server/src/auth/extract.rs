@@ -59,13 +59,8 @@ impl FromRequestParts<AppState> for AdminUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let user = AuthUser::from_request_parts(parts, state).await?;
-        let row: Option<(String, String)> =
-            crate::db::query_as("select role, status from users where user_id = $1")
-                .bind(user.user_id)
-                .fetch_optional(state.db.writer()?)
-                .await?;
-        match row {
-            Some((role, status)) if role == "admin" && status == "active" => Ok(Self(user)),
+        match crate::users::find(state.db.writer()?, user.user_id).await? {
+            Some(account) if account.role == Role::Admin && account.is_active() => Ok(Self(user)),
             // The account was deleted: its tokens are refused like any other's.
             None => Err(ApiError::Unauthorized),
             Some(_) => {

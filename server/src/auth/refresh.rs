@@ -24,9 +24,8 @@ use hmac::{Hmac, Mac};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::sessions::{IssuedSession, Refresh};
+use super::sessions::{IssuedSession, Refresh, RevokeReason};
 use crate::domain::role::Role;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
 
 /// KEYS[1]: the session hash. ARGV: digest of the presented secret, digest

@@ -11,16 +11,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::redis_client::Script;
+use contract::api::{SessionInfo, SessionSummary, TokenResponse};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::cache::{AppCache, CachedSession};
+use super::jwt::JwtKeys;
 use super::random_token;
 use crate::config::AuthSettings;
 use crate::domain::role::Role;
 use crate::error::ApiError;
-use crate::metrics::{Metrics, RevokeReason};
+use crate::metrics::Metrics;
 use crate::redis_client::RedisClient;
+use crate::timestamps::rfc3339_ms;
 
 /// A live session, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +38,23 @@ pub struct Session {
     pub user_agent: String,
 }
 
+impl Session {
+    /// The session as listed to its owner (`current`: the caller's session)
+    /// or to an admin.
+    pub fn summary(&self, current: Option<&str>) -> SessionSummary {
+        SessionSummary {
+            id: self.id.clone(),
+            user_id: self.user_id.to_string(),
+            created_at: rfc3339_ms(self.created_at_ms),
+            last_seen_at: rfc3339_ms(self.last_seen_at_ms),
+            expires_at: rfc3339_ms(self.expires_at_ms),
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+            current: current == Some(self.id.as_str()),
+        }
+    }
+}
+
 /// What a login or refresh hands the client.
 #[derive(Debug, Clone)]
 pub struct IssuedSession {
@@ -43,6 +63,61 @@ pub struct IssuedSession {
     pub role: Role,
     pub expires_at_ms: i64,
     pub refresh_token: String,
+}
+
+impl IssuedSession {
+    /// The reply to the login or refresh that opened or rotated it: a new
+    /// access token that never outlives the session, and its refresh token.
+    ///
+    /// # Errors
+    /// The access token cannot be signed.
+    pub fn token_response(&self, jwt: &JwtKeys) -> anyhow::Result<TokenResponse> {
+        let not_after = u64::try_from(self.expires_at_ms / 1000).unwrap_or(0);
+        let (access_token, expires_in) = jwt.issue(self.user_id, &self.id, self.role, not_after)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in,
+            refresh_token: self.refresh_token.clone(),
+            session: SessionInfo {
+                id: self.id.clone(),
+                expires_at: rfc3339_ms(self.expires_at_ms),
+            },
+        })
+    }
+}
+
+/// Why a session ended (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeReason {
+    Logout,
+    User,
+    Admin,
+    PasswordChange,
+    Disabled,
+    RefreshReuse,
+}
+
+impl RevokeReason {
+    const ALL: [Self; 6] = [
+        Self::Logout,
+        Self::User,
+        Self::Admin,
+        Self::PasswordChange,
+        Self::Disabled,
+        Self::RefreshReuse,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::PasswordChange => "password_change",
+            Self::Disabled => "disabled",
+            Self::RefreshReuse => "refresh_reuse",
+        }
+    }
 }
 
 /// The outcome of presenting a refresh token.
@@ -120,6 +195,11 @@ impl SessionStore {
     ) -> Self {
         let lookup_hit = metrics.session_lookup.with_label_values(&["hit"]);
         let lookup_miss = metrics.session_lookup.with_label_values(&["miss"]);
+        for reason in RevokeReason::ALL {
+            metrics
+                .sessions_revoked
+                .with_label_values(&[reason.as_str()]);
+        }
         Self {
             lookup_hit,
             lookup_miss,
@@ -422,7 +502,8 @@ impl SessionStore {
         }
         self.cache.forget_session(id).await;
         if owner.is_some() {
-            self.metrics.revoked(reason, 1);
+            let revoked = &self.metrics.sessions_revoked;
+            revoked.with_label_values(&[reason.as_str()]).inc();
         }
         self.cache
             .announce(

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use lettre::Address;
 use lettre::message::Mailbox;
 
-use crate::error::ApiError;
+use super::Invalid;
 
 /// RFC 5321's limit on a forward path, less the angle brackets.
 pub const MAX_LENGTH: usize = 254;
@@ -22,10 +22,9 @@ pub struct Email(Address);
 
 impl Email {
     /// # Errors
-    /// 422 naming `field` when the text is not an address tenk can mail.
-    pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
-        let invalid =
-            || ApiError::invalid(field, "must be an email address such as ada@example.com");
+    /// Naming `field`, when the text is not an address tenk can mail.
+    pub fn parse(raw: &str, field: &str) -> Result<Self, Invalid> {
+        let invalid = || Invalid::new(field, "must be an email address such as ada@example.com");
         let text = raw.trim();
         if text.len() > MAX_LENGTH || text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid());

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::error::ApiError;
+use super::Invalid;
 
 pub const MIN_CHARS: usize = 8;
 pub const MAX_BYTES: usize = 1024;
@@ -24,27 +24,27 @@ impl std::fmt::Debug for NewPassword {
 }
 
 /// The bound every presented password (login, current password, deletion)
-/// must keep before it is looked at, as a 422 naming `field`.
+/// must keep before it is looked at, as a refusal naming `field`.
 ///
 /// # Errors
 /// The password is over [`MAX_BYTES`].
-pub fn check_bound(raw: &str, field: &str) -> Result<(), ApiError> {
+pub fn check_bound(raw: &str, field: &str) -> Result<(), Invalid> {
     if raw.len() > MAX_BYTES {
-        return Err(ApiError::invalid(field, "must be at most 1024 bytes"));
+        return Err(Invalid::new(field, "must be at most 1024 bytes"));
     }
     Ok(())
 }
 
 impl NewPassword {
     /// # Errors
-    /// 422 naming `field` with the rule that failed.
-    pub fn parse(raw: String, field: &str) -> Result<Self, ApiError> {
+    /// Naming `field`, with the rule that failed.
+    pub fn parse(raw: String, field: &str) -> Result<Self, Invalid> {
         if raw.chars().count() < MIN_CHARS {
-            return Err(ApiError::invalid(field, "must be at least 8 characters"));
+            return Err(Invalid::new(field, "must be at least 8 characters"));
         }
         check_bound(&raw, field)?;
         if is_common(&raw) {
-            return Err(ApiError::invalid(
+            return Err(Invalid::new(
                 field,
                 "is too common: choose another password",
             ));

@@ -1,6 +1,8 @@
-//! Account roles and statuses, as stored in `users.role` / `users.status`.
+//! Account roles, as stored in `users.role`.
 
 use serde::{Deserialize, Serialize};
+
+use super::Invalid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -23,5 +25,13 @@ impl Role {
             "admin" => Some(Self::Admin),
             _ => None,
         }
+    }
+}
+
+impl TryFrom<String> for Role {
+    type Error = Invalid;
+
+    fn try_from(text: String) -> Result<Self, Invalid> {
+        Self::parse(&text).ok_or_else(|| Invalid::new("role", "is not user or admin"))
     }
 }

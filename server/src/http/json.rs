@@ -116,7 +116,7 @@ impl JsonBytes {
     /// The value cannot be serialized (a programming error).
     pub fn encode<T: Serialize>(value: &T) -> Result<Bytes, ApiError> {
         serde_json::to_vec(value).map(Bytes::from).map_err(|error| {
-            ApiError::Internal(anyhow::Error::new(error).context("cannot encode JSON"))
+            ApiError::from(anyhow::Error::new(error).context("cannot encode JSON"))
         })
     }
 }
@@ -218,6 +218,11 @@ where
             Err(_) => Err(ApiError::NotFound),
         }
     }
+}
+
+/// Parses a path id, answering 404 for anything that is not a UUID.
+pub fn parse_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// PostgreSQL text cannot hold NUL: refuse it with a 422 before a query fails.

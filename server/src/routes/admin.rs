@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use contract::api::{AuditEntry, AuditPage, RevokeSessionsResponse, SessionSummary, UserPage};
 use serde::Deserialize;
-use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, Postgres, Transaction};
 use time::OffsetDateTime;
 use utoipa::IntoParams;
@@ -14,15 +13,16 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::auth::{parse_id, summary};
-use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
-use super::users::{COLUMNS, UserRow};
+use crate::account_deletion::delete_account;
 use crate::admin_guard::{self, Change};
 use crate::auth::extract::{AdminUser, ClientInfo};
+use crate::auth::sessions::RevokeReason;
 use crate::error::ApiError;
-use crate::http::json::{AppJson, AppPath, AppQuery, reject_nul};
+use crate::http::json::{AppJson, AppPath, AppQuery, parse_id, reject_nul};
+use crate::http::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;
+use crate::users::{self, User, UserStatus};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -115,17 +115,13 @@ pub async fn find_sessions(
     let mut tx = begin(&state).await?;
     let (found, unknown): (Option<Uuid>, &'static str) = match whom {
         Whom::Id(user_id) => (
-            crate::db::query_scalar("select user_id from users where user_id = $1")
-                .bind(user_id)
-                .fetch_optional(&mut *tx)
-                .await?,
+            users::find(&mut *tx, user_id)
+                .await?
+                .map(|user| user.user_id),
             "no account has this id",
         ),
         Whom::Email(email) => (
-            crate::db::query_scalar("select user_id from users where lower(email) = lower($1)")
-                .bind(email)
-                .fetch_optional(&mut *tx)
-                .await?,
+            users::find_id_by_email(&mut *tx, email).await?,
             "no account has this email",
         ),
     };
@@ -149,7 +145,7 @@ pub async fn find_sessions(
     Ok(AppJson(
         sessions
             .iter()
-            .map(|session| summary(session, None))
+            .map(|session| session.summary(None))
             .collect(),
     ))
 }
@@ -165,19 +161,9 @@ pub async fn revoke_session(
     AppPath(id): AppPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "session.revoke",
-        &format!("session:{id}"),
-    )
-    .await?;
-    if !state
-        .sessions
-        .revoke(&id, crate::metrics::RevokeReason::Admin)
-        .await?
-    {
+    let target = format!("session:{id}");
+    audit(&mut tx, &admin, &client, "session.revoke", &target).await?;
+    if !state.sessions.revoke(&id, RevokeReason::Admin).await? {
         return Err(ApiError::NotFound);
     }
     tx.commit().await?;
@@ -196,17 +182,11 @@ pub async fn revoke_user_sessions(
 ) -> Result<AppJson<RevokeSessionsResponse>, ApiError> {
     let user_id = parse_id(&id)?;
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "user.sessions.revoke",
-        &format!("user:{user_id}"),
-    )
-    .await?;
-    let revoked = state
-        .sessions
-        .revoke_all(user_id, None, crate::metrics::RevokeReason::Admin)
+    let target = format!("user:{user_id}");
+    audit(&mut tx, &admin, &client, "user.sessions.revoke", &target).await?;
+    let sessions = &state.sessions;
+    let revoked = sessions
+        .revoke_all(user_id, None, RevokeReason::Admin)
         .await?;
     tx.commit().await?;
     Ok(AppJson(RevokeSessionsResponse { revoked }))
@@ -217,48 +197,28 @@ async fn set_status(
     admin: &AdminUser,
     client: &ClientInfo,
     id: &str,
-    status: &str,
-) -> Result<UserRow, ApiError> {
+    status: UserStatus,
+) -> Result<User, ApiError> {
     let user_id = parse_id(id)?;
-    if status == "disabled" {
+    let disabling = status == UserStatus::Disabled;
+    if disabling {
         admin_guard::refuse_self(admin.0.user_id, user_id, Change::Disable)?;
     }
     let mut tx = begin(state).await?;
-    if status == "disabled" {
+    if disabling {
         admin_guard::keep_an_admin(&mut tx, user_id).await?;
     }
-    let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
-        "update users set status = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
-    )))
-    .bind(user_id)
-    .bind(status)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or(ApiError::NotFound)?;
-    let action = if status == "disabled" {
+    let mut change = users::set_status(tx, user_id, status)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let action = if disabling {
         "user.disable"
     } else {
         "user.enable"
     };
-    audit(&mut tx, admin, client, action, &format!("user:{user_id}")).await?;
-    tx.commit().await?;
-    // After the commit: a login racing with this either created its session
-    // before the list below (and loses it) or re-reads the status after
-    // creating it (and drops it itself).
-    if status == "disabled" {
-        state
-            .sessions
-            .revoke_all(user_id, None, crate::metrics::RevokeReason::Disabled)
-            .await?;
-    }
-    state
-        .cache
-        .announce(
-            &state.redis,
-            &crate::auth::cache::Event::ProfileChanged(user_id),
-        )
-        .await;
-    Ok(row)
+    let target = format!("user:{user_id}");
+    audit(change.connection(), admin, client, action, &target).await?;
+    Ok(change.commit(state).await?)
 }
 
 /// Disables an account and ends all its sessions. An admin cannot disable
@@ -274,7 +234,7 @@ pub async fn disable_user(
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
     Ok(AppJson(
-        set_status(&state, &admin, &client, &id, "disabled")
+        set_status(&state, &admin, &client, &id, UserStatus::Disabled)
             .await?
             .profile(),
     ))
@@ -297,21 +257,9 @@ pub async fn delete_user(
     let user_id = parse_id(&id)?;
     admin_guard::refuse_self(admin.0.user_id, user_id, Change::Delete)?;
     let mut tx = begin(&state).await?;
-    audit(
-        &mut tx,
-        &admin,
-        &client,
-        "user.delete",
-        &format!("user:{user_id}"),
-    )
-    .await?;
-    crate::account_deletion::delete_account(
-        &state,
-        tx,
-        user_id,
-        crate::metrics::RevokeReason::Admin,
-    )
-    .await?;
+    let target = format!("user:{user_id}");
+    audit(&mut tx, &admin, &client, "user.delete", &target).await?;
+    delete_account(&state, tx, user_id, RevokeReason::Admin).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -326,7 +274,7 @@ pub async fn enable_user(
     AppPath(id): AppPath<String>,
 ) -> Result<AppJson<contract::api::UserProfile>, ApiError> {
     Ok(AppJson(
-        set_status(&state, &admin, &client, &id, "active")
+        set_status(&state, &admin, &client, &id, UserStatus::Active)
             .await?
             .profile(),
     ))
@@ -356,30 +304,19 @@ pub async fn list_users(
     AppQuery(query): AppQuery<UserQuery>,
 ) -> Result<AppJson<UserPage>, ApiError> {
     let cursor = query.cursor.as_deref().map(Cursor::parse).transpose()?;
-    let (after_time, after_id) = cursor.map_or((None, None), |c| (Some(c.at), Some(c.id)));
     reject_nul("query", query.query.as_deref().unwrap_or_default())?;
     let pattern = query.query.as_deref().map(like_pattern);
     let mut tx = begin(&state).await?;
     audit(&mut tx, &admin, &client, "users.list", "users").await?;
-    let rows: Vec<UserRow> = crate::db::query_as(AssertSqlSafe(format!(
-        "select {COLUMNS} from users \
-         where ($1::text is null or lower(email) like $1 or lower(name) like $1) \
-           and ($2::timestamptz is null or (created_at, user_id) < ($2, $3)) \
-         order by created_at desc, user_id desc limit $4"
-    )))
-    .bind(pattern)
-    .bind(after_time)
-    .bind(after_id)
-    .bind(PAGE_SIZE + 1)
-    .fetch_all(&mut *tx)
-    .await?;
+    let after = cursor.map(|cursor| (cursor.at, cursor.id));
+    let rows = users::page(&mut *tx, pattern, after, PAGE_SIZE + 1).await?;
     tx.commit().await?;
     let (rows, next) = Cursor::split_page(rows, |row| Cursor {
         at: row.created_at,
         id: row.user_id,
     });
     Ok(AppJson(UserPage {
-        items: rows.iter().map(UserRow::profile).collect(),
+        items: rows.iter().map(User::profile).collect(),
         next_cursor: next,
     }))
 }

@@ -4,26 +4,22 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use contract::api::{
-    RevokeSessionsResponse, SessionInfo, SessionSummary, TokenResponse, UserProfile,
-};
+use contract::api::{RevokeSessionsResponse, SessionSummary, TokenResponse, UserProfile};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
-use super::users::{UserRow, insert_user};
+use crate::account_mail;
 use crate::auth::extract::{AuthUser, ClientInfo};
-use crate::auth::password::HashError;
-use crate::auth::sessions::{IssuedSession, Refresh, Session};
+use crate::auth::sessions::Refresh;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::email::Email;
 use crate::domain::password::{NewPassword, check_bound};
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, AppPath, AppQuery};
 use crate::http::ops_auth::bearer_token;
-use crate::metrics::RevokeReason;
 use crate::state::AppState;
-use crate::timestamps::rfc3339_ms;
+use crate::users::{self, DisplayName};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -62,35 +58,6 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-impl From<HashError> for ApiError {
-    fn from(error: HashError) -> Self {
-        match error {
-            HashError::Busy => Self::Unavailable {
-                code: "busy",
-                detail: "too many sign-ins at once, try again shortly",
-                retry_after: std::time::Duration::from_secs(1),
-            },
-            HashError::TooLongForBcrypt => Self::invalid(
-                "password",
-                "must be at most 72 bytes with PASSWORD_HASH=bcrypt",
-            ),
-            HashError::TooLong => Self::invalid("password", "must be at most 1024 bytes"),
-            HashError::Failed(cause) => Self::Internal(anyhow::anyhow!(cause)),
-        }
-    }
-}
-
-/// Validates a display name: at most 100 characters as sent, not blank, and
-/// no control characters once trimmed; the trimmed name is kept. The
-/// OpenAPI `pattern` of the name fields says exactly this.
-pub fn parse_name(raw: &str) -> Result<String, ApiError> {
-    let name = raw.trim();
-    if name.is_empty() || raw.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::invalid("name", "must be 1 to 100 characters"));
-    }
-    Ok(name.to_string())
-}
-
 /// Creates a password account. A taken email is 409 (documented); no other
 /// route reveals whether an account exists.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterRequest,
@@ -101,14 +68,14 @@ pub async fn register(
     AppJson(request): AppJson<RegisterRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let email = Email::parse(&request.email, "email")?;
-    let name = parse_name(&request.name)?;
+    let name = DisplayName::parse(&request.name)?;
     let password = NewPassword::parse(request.password, "password")?;
     let hash = state.hasher.hash(password.into_inner()).await?;
-    let user = insert_user(state.db.writer()?, &email, &name, &hash, Role::User).await?;
+    let user = users::insert(state.db.writer()?, &email, &name, &hash, Role::User).await?;
     tracing::info!(user_id = %user.user_id, email = %email.masked(), "account registered");
     // The account exists either way; a verification mail that cannot be
     // queued now can be asked for again at /api/auth/verify-email/resend.
-    if let Err(error) = super::account::send_verification(&state, &user).await {
+    if let Err(error) = account_mail::send_verification(&state, &user).await {
         tracing::warn!(user_id = %user.user_id, error = %error, "verification mail not queued");
     }
     Ok((StatusCode::CREATED, AppJson(user.profile())))
@@ -160,14 +127,11 @@ async fn log_in(
     password: String,
     reservation: crate::rate_limit::login::Reservation,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
-    let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
-        .bind(email.as_str())
-        .fetch_optional(state.db.writer()?)
-        .await?;
+    let user = users::find_by_email(state.db.writer()?, email).await?;
     let stored = user.as_ref().map(|user| user.password_hash.clone());
     let verification = state.hasher.verify(password.clone(), stored).await?;
     let attempts = &state.metrics.auth_attempts;
-    let Some(user) = user.filter(|user| verification.matches && user.status == "active") else {
+    let Some(user) = user.filter(|user| verification.matches && user.is_active()) else {
         attempts.with_label_values(&["password", "failure"]).inc();
         tracing::info!(email = %email.masked(), "login refused");
         return Err(ApiError::Unauthorized);
@@ -184,38 +148,19 @@ async fn log_in(
     let mut current_hash = user.password_hash.clone();
     if verification.needs_rehash {
         let upgraded = state.hasher.hash(password).await?;
-        // Only over the hash just verified: a concurrent password change wins.
-        let replaced = crate::db::query(
-            "update users set password_hash = $3, updated_at = now() \
-             where user_id = $1 and password_hash = $2",
-        )
-        .bind(user.user_id)
-        .bind(&current_hash)
-        .bind(&upgraded)
-        .execute(state.db.writer()?)
-        .await?
-        .rows_affected();
-        if replaced == 1 {
-            current_hash = upgraded;
+        let (db, old) = (state.db.writer()?, Some(current_hash.as_str()));
+        if let Some(upgraded) = users::set_password_hash(db, user.user_id, &upgraded, old).await? {
+            current_hash = upgraded.password_hash;
         }
     }
-    let role = Role::parse(&user.role).unwrap_or(Role::User);
     let issued = state
         .sessions
-        .create(user.user_id, role, &client.ip, &client.user_agent)
+        .create(user.user_id, user.role, &client.ip, &client.user_agent)
         .await?;
-    // Re-read the account after the session exists: if it was disabled or its
-    // password changed meanwhile, that change's revocation may have run before
-    // this session was there to be found, so drop it here.
-    let still_valid: Option<bool> = crate::db::query_scalar(
-        "update users set last_login_at = now() where user_id = $1 \
-         returning status = 'active' and password_hash = $2",
-    )
-    .bind(user.user_id)
-    .bind(&current_hash)
-    .fetch_optional(state.db.writer()?)
-    .await?;
-    if still_valid != Some(true) {
+    // Re-read after the session exists: a change racing with this login may
+    // have revoked sessions before this one was there to be found.
+    let db = state.db.writer()?;
+    if !users::record_login(db, user.user_id, Some(&current_hash)).await? {
         state
             .sessions
             .revoke(&issued.id, RevokeReason::User)
@@ -229,26 +174,7 @@ async fn log_in(
         .await?;
     attempts.with_label_values(&["password", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login");
-    Ok(AppJson(token_response(state, &issued)?))
-}
-
-/// Builds the token response for a session opened or refreshed.
-pub fn token_response(state: &AppState, issued: &IssuedSession) -> Result<TokenResponse, ApiError> {
-    let not_after = u64::try_from(issued.expires_at_ms / 1000).unwrap_or(0);
-    let (access_token, expires_in) =
-        state
-            .jwt
-            .issue(issued.user_id, &issued.id, issued.role, not_after)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer".into(),
-        expires_in,
-        refresh_token: issued.refresh_token.clone(),
-        session: SessionInfo {
-            id: issued.id.clone(),
-            expires_at: rfc3339_ms(issued.expires_at_ms),
-        },
-    })
+    Ok(AppJson(issued.token_response(&state.jwt)?))
 }
 
 /// Swaps a refresh token for a new pair. A token already used revokes its
@@ -261,7 +187,7 @@ pub async fn refresh(
     AppJson(request): AppJson<RefreshRequest>,
 ) -> Result<AppJson<TokenResponse>, ApiError> {
     match crate::auth::refresh::refresh(&state, &request.refresh_token).await? {
-        Refresh::Rotated(issued) => Ok(AppJson(token_response(&state, &issued)?)),
+        Refresh::Rotated(issued) => Ok(AppJson(issued.token_response(&state.jwt)?)),
         Refresh::Reused => {
             tracing::warn!(target: "audit", "refresh token reused: session revoked");
             Err(ApiError::Unauthorized)
@@ -288,19 +214,6 @@ pub async fn logout(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub fn summary(session: &Session, current: Option<&str>) -> SessionSummary {
-    SessionSummary {
-        id: session.id.clone(),
-        user_id: session.user_id.to_string(),
-        created_at: rfc3339_ms(session.created_at_ms),
-        last_seen_at: rfc3339_ms(session.last_seen_at_ms),
-        expires_at: rfc3339_ms(session.expires_at_ms),
-        ip: session.ip.clone(),
-        user_agent: session.user_agent.clone(),
-        current: current == Some(session.id.as_str()),
-    }
-}
-
 /// The caller's live sessions (never a token).
 #[utoipa::path(get, path = "/api/auth/sessions", tag = "sessions", security(("bearer" = [])),
     responses((status = 200, body = Vec<SessionSummary>), (status = 401, body = contract::api::Problem)))]
@@ -313,7 +226,7 @@ pub async fn list_sessions(
     Ok(AppJson(
         sessions
             .iter()
-            .map(|session| summary(session, current))
+            .map(|session| session.summary(current))
             .collect(),
     ))
 }
@@ -370,9 +283,4 @@ pub async fn revoke_sessions(
         .revoke_all(user.user_id, keep, RevokeReason::User)
         .await?;
     Ok(AppJson(RevokeSessionsResponse { revoked }))
-}
-
-/// Parses a path id, answering 404 for anything that is not a UUID.
-pub fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound)
 }

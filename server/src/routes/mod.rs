@@ -8,7 +8,6 @@ pub mod auth;
 pub mod health;
 pub mod metrics;
 pub mod otp;
-pub mod pagination;
 pub mod posts;
 pub mod users;
 
@@ -28,6 +27,7 @@ use crate::http::pipeline::{self, Pipeline};
 use crate::http::{headers, ops_auth};
 use crate::rate_limit::{Limit, RouteLimits};
 use crate::state::AppState;
+use crate::users::UserError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -200,6 +200,21 @@ pub fn router(state: AppState) -> Router {
             &settings.http.cors,
         )))
         .with_state(state)
+}
+
+/// The users table's refusals, as problems: a taken email is a 409.
+impl From<UserError> for ApiError {
+    fn from(error: UserError) -> Self {
+        match error {
+            UserError::EmailTaken => Self::Conflict {
+                code: "email_taken",
+                detail: "an account with this email already exists",
+            },
+            UserError::DatabaseDown(down) => down.into(),
+            UserError::Database(error) => error.into(),
+            UserError::Redis(error) => error.into(),
+        }
+    }
 }
 
 async fn not_found() -> ApiError {

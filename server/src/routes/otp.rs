@@ -10,16 +10,16 @@ use contract::api::{OtpRequested, TokenResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::account::{admit_mail_request, queue};
-use super::auth::token_response;
-use super::users::{UserRow, insert_user};
+use crate::account_mail;
 use crate::auth::extract::ClientInfo;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::email::Email;
 use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::AppJson;
 use crate::mail::Mail;
 use crate::state::AppState;
+use crate::users::{self, DisplayName, UserError};
 
 /// Stored for accounts created by a code: no password verifies against it.
 const NO_PASSWORD: &str = "!otp-only";
@@ -53,23 +53,19 @@ pub async fn request_otp(
 ) -> Result<Response, ApiError> {
     let email = Email::parse(&request.email, "email")?;
     // Checked for every address, so a full queue reveals nothing either.
-    if let Some(refused) = admit_mail_request(&state, "otp", &email).await? {
+    if let Some(refused) = account_mail::admit(&state, "otp", &email).await? {
         return Ok(refused);
     }
-    let account: Option<(String,)> =
-        crate::db::query_as("select status from users where lower(email) = lower($1)")
-            .bind(email.as_str())
-            .fetch_optional(state.db.writer()?)
-            .await?;
+    let account = users::find_by_email(state.db.writer()?, &email).await?;
     let code = state.otp.generate();
     state.otp.store(&state.redis, email.as_str(), &code).await?;
     let deliver = match account {
-        Some((status,)) => status == "active",
+        Some(user) => user.is_active(),
         None => state.otp.settings().auto_signup,
     };
     if deliver {
         let mail = Mail::otp(&code, state.otp.settings().ttl);
-        queue(&state, &email, &mail);
+        account_mail::queue(&state, &email, &mail);
     }
     tracing::info!(email = %email.masked(), "one-time code requested");
     let ttl = state.otp.settings().ttl.as_secs();
@@ -104,22 +100,18 @@ pub async fn verify_otp(
         tracing::info!(email = %email.masked(), "one-time code refused");
         return Err(ApiError::Unauthorized);
     }
-    let user = match find_active(&state, &email).await? {
+    let db = state.db.writer()?;
+    let user = match users::find_active_by_email(db, &email).await? {
         Some(user) => user,
         None if state.otp.settings().auto_signup => {
-            let name = email
-                .as_str()
-                .split('@')
-                .next()
-                .unwrap_or("user")
-                .to_string();
-            match insert_user(state.db.writer()?, &email, &name, NO_PASSWORD, Role::User).await {
+            let name = DisplayName::of_address(&email);
+            match users::insert(db, &email, &name, NO_PASSWORD, Role::User).await {
                 Ok(user) => user,
                 // Created meanwhile (a racing verify or a registration): use it.
-                Err(ApiError::Conflict { .. }) => find_active(&state, &email)
+                Err(UserError::EmailTaken) => users::find_active_by_email(db, &email)
                     .await?
                     .ok_or(ApiError::Unauthorized)?,
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         }
         None => {
@@ -127,41 +119,25 @@ pub async fn verify_otp(
             return Err(ApiError::Unauthorized);
         }
     };
-    let role = Role::parse(&user.role).unwrap_or(Role::User);
     let issued = state
         .sessions
-        .create(user.user_id, role, &client.ip, &client.user_agent)
+        .create(user.user_id, user.role, &client.ip, &client.user_agent)
         .await?;
-    // Re-read the account after the session exists: a deletion or disabling
-    // that ran meanwhile may have revoked sessions before this one was there.
-    let still_active = crate::db::query(
-        "update users set last_login_at = now() where user_id = $1 and status = 'active'",
-    )
-    .bind(user.user_id)
-    .execute(state.db.writer()?)
-    .await?
-    .rows_affected();
-    if still_active == 0 {
+    // Re-read after the session exists: a deletion or disabling racing with
+    // this login may have revoked sessions before this one was there.
+    if !users::record_login(state.db.writer()?, user.user_id, None).await? {
         state
             .sessions
-            .revoke(&issued.id, crate::metrics::RevokeReason::User)
+            .revoke(&issued.id, RevokeReason::User)
             .await?;
         attempts.with_label_values(&["otp", "failure"]).inc();
         return Err(ApiError::Unauthorized);
     }
     // A code that reached the mailbox proves the address.
     if user.email_verified_at.is_none() {
-        super::account::mark_verified(&state, user.user_id).await?;
+        users::mark_verified(&state, user.user_id).await?;
     }
     attempts.with_label_values(&["otp", "success"]).inc();
     tracing::info!(user_id = %user.user_id, "login by one-time code");
-    Ok(AppJson(token_response(&state, &issued)?))
-}
-
-async fn find_active(state: &AppState, email: &Email) -> Result<Option<UserRow>, ApiError> {
-    let user: Option<UserRow> = crate::db::query_as(super::users::SELECT_BY_EMAIL)
-        .bind(email.as_str())
-        .fetch_optional(state.db.writer()?)
-        .await?;
-    Ok(user.filter(|user| user.status == "active"))
+    Ok(AppJson(issued.token_response(&state.jwt)?))
 }

@@ -14,12 +14,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::auth::parse_id;
-use super::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use crate::auth::cache::Event;
 use crate::auth::extract::AuthUser;
 use crate::error::ApiError;
-use crate::http::json::{AppJson, AppPath, AppQuery, JsonBytes, reject_nul};
+use crate::http::json::{AppJson, AppPath, AppQuery, JsonBytes, parse_id, reject_nul};
+use crate::http::pagination::{Cursor, PAGE_SIZE, like_pattern};
 use crate::idempotency::{Fingerprint, IdempotencyKey, Outcome, Reply};
 use crate::state::AppState;
 use crate::timestamps::rfc3339;

@@ -5,25 +5,20 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use contract::api::UserProfile;
 use serde::Deserialize;
-use sqlx::AssertSqlSafe;
-use sqlx::{PgConnection, PgPool};
-use time::OffsetDateTime;
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
-use super::auth::parse_name;
-use crate::auth::cache::Event;
+use crate::account_deletion::delete_account;
 use crate::auth::extract::AuthUser;
-use crate::domain::email::Email;
+use crate::auth::sessions::RevokeReason;
 use crate::domain::password::{NewPassword, check_bound};
-use crate::domain::role::Role;
 use crate::error::ApiError;
 use crate::http::json::{AppJson, JsonBytes};
 use crate::idempotency::{Fingerprint, IdempotencyKey, Outcome, Reply};
 use crate::state::AppState;
-use crate::timestamps::rfc3339;
+use crate::users::{self, DisplayName, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,95 +26,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
 }
 
-/// A `users` row. The hash stays inside the server: [`UserRow::profile`] drops it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub user_id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub password_hash: String,
-    pub role: String,
-    pub status: String,
-    pub created_at: OffsetDateTime,
-    pub last_login_at: Option<OffsetDateTime>,
-    pub email_verified_at: Option<OffsetDateTime>,
-}
-
-pub const COLUMNS: &str = "user_id, email, name, password_hash, role, status, created_at, last_login_at, email_verified_at";
-pub const SELECT_BY_EMAIL: &str = "select user_id, email, name, password_hash, role, status, \
-    created_at, last_login_at, email_verified_at from users where lower(email) = lower($1)";
-const SELECT_BY_ID: &str = "select user_id, email, name, password_hash, role, status, \
-    created_at, last_login_at, email_verified_at from users where user_id = $1";
-
-impl UserRow {
-    pub fn profile(&self) -> UserProfile {
-        UserProfile {
-            id: self.user_id.to_string(),
-            email: self.email.clone(),
-            name: self.name.clone(),
-            role: self.role.clone(),
-            status: self.status.clone(),
-            created_at: rfc3339(self.created_at),
-            last_login_at: self.last_login_at.map(rfc3339),
-            email_verified: self.email_verified_at.is_some(),
-        }
-    }
-}
-
-/// Inserts an account; a taken email (any case) is 409.
-///
-/// # Errors
-/// 409 on a taken email, or a database error.
-pub async fn insert_user(
-    db: &PgPool,
-    email: &Email,
-    name: &str,
-    password_hash: &str,
-    role: Role,
-) -> Result<UserRow, ApiError> {
-    let inserted = crate::db::query_as::<UserRow>(AssertSqlSafe(format!(
-        "insert into users (user_id, email, name, password_hash, role) values ($1, $2, $3, $4, $5) \
-         returning {COLUMNS}"
-    )))
-    .bind(Uuid::new_v4())
-    .bind(email.as_str())
-    .bind(name)
-    .bind(password_hash)
-    .bind(role.as_str())
-    .fetch_one(db)
-    .await;
-    match inserted {
-        Ok(user) => Ok(user),
-        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
-            Err(ApiError::Conflict {
-                code: "email_taken",
-                detail: "an account with this email already exists",
-            })
-        }
-        Err(error) => Err(error.into()),
-    }
-}
-
-/// Loads a user by id from the primary.
-///
-/// # Errors
-/// A database error.
-pub async fn find_user(db: &PgPool, user_id: Uuid) -> Result<Option<UserRow>, ApiError> {
-    Ok(crate::db::query_as(SELECT_BY_ID)
-        .bind(user_id)
-        .fetch_optional(db)
-        .await?)
-}
-
 /// The caller's profile, served from the app cache when it holds it.
 #[utoipa::path(get, path = "/api/users/me", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserProfile), (status = 401, body = contract::api::Problem)))]
 pub async fn get_me(State(state): State<AppState>, user: AuthUser) -> Result<JsonBytes, ApiError> {
     let load = async {
-        let row = find_user(state.db.writer()?, user.user_id)
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        JsonBytes::encode(&row.profile())
+        let found = users::find(state.db.writer()?, user.user_id).await?;
+        JsonBytes::encode(&found.ok_or(ApiError::Unauthorized)?.profile())
     };
     Ok(JsonBytes(state.cache.profile(user.user_id, load).await?))
 }
@@ -148,26 +61,19 @@ pub async fn update_me(
     key: IdempotencyKey,
     AppJson(request): AppJson<UpdateProfile>,
 ) -> Result<Outcome, ApiError> {
-    let name = parse_name(&request.name)?;
+    let name = DisplayName::parse(&request.name)?;
     let fingerprint = Fingerprint::new("PATCH", "/api/users/me").json(&request)?;
     let write = async |connection: &mut PgConnection| {
-        let row: UserRow = crate::db::query_as(AssertSqlSafe(format!(
-            "update users set name = $2, updated_at = now() where user_id = $1 returning {COLUMNS}"
-        )))
-        .bind(user.user_id)
-        .bind(name)
-        .fetch_optional(connection)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-        Reply::json(StatusCode::OK, &row.profile())
+        let renamed = users::rename(connection, user.user_id, &name).await?;
+        Reply::json(
+            StatusCode::OK,
+            &renamed.ok_or(ApiError::Unauthorized)?.profile(),
+        )
     };
     let outcome =
         crate::idempotency::run(state.db.writer()?, user.user_id, key, fingerprint, write).await?;
     if !outcome.replayed {
-        state
-            .cache
-            .announce(&state.redis, &Event::ProfileChanged(user.user_id))
-            .await;
+        users::announce_profile_change(&state, user.user_id).await;
     }
     Ok(outcome)
 }
@@ -194,23 +100,27 @@ pub async fn change_password(
     AppJson(request): AppJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
     check_bound(&request.current_password, "current_password")?;
-    let row = find_user(state.db.writer()?, user.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    check_password(&state, &row, request.current_password, "current_password").await?;
+    let found = users::find(state.db.writer()?, user.user_id).await?;
+    let account = found.ok_or(ApiError::Unauthorized)?;
+    check_password(
+        &state,
+        &account,
+        request.current_password,
+        "current_password",
+    )
+    .await?;
     let new_password = NewPassword::parse(request.new_password, "new_password")?;
     let hash = state.hasher.hash(new_password.into_inner()).await?;
-    crate::db::query("update users set password_hash = $2, updated_at = now() where user_id = $1")
-        .bind(user.user_id)
-        .bind(hash)
-        .execute(state.db.writer()?)
-        .await?;
+    // `None`: disabled meanwhile, and its sessions are being revoked.
+    users::set_password_hash(state.db.writer()?, user.user_id, &hash, None)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     let revoked = state
         .sessions
         .revoke_all(
             user.user_id,
             Some(&user.session_id),
-            crate::metrics::RevokeReason::PasswordChange,
+            RevokeReason::PasswordChange,
         )
         .await?;
     tracing::info!(user_id = %user.user_id, revoked, "password changed");
@@ -246,18 +156,10 @@ pub async fn delete_me(
     user: AuthUser,
     AppJson(proof): AppJson<Reauthentication>,
 ) -> Result<StatusCode, ApiError> {
-    let row = find_user(state.db.writer()?, user.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    reauthenticate(&state, &row, proof).await?;
+    let found = users::find(state.db.writer()?, user.user_id).await?;
+    reauthenticate(&state, &found.ok_or(ApiError::Unauthorized)?, proof).await?;
     let tx = state.db.writer()?.begin().await?;
-    crate::account_deletion::delete_account(
-        &state,
-        tx,
-        user.user_id,
-        crate::metrics::RevokeReason::User,
-    )
-    .await?;
+    delete_account(&state, tx, user.user_id, RevokeReason::User).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -266,19 +168,19 @@ pub async fn delete_me(
 /// guesses at the password than the login form gives.
 async fn check_password(
     state: &AppState,
-    row: &UserRow,
+    account: &User,
     password: String,
     field: &'static str,
 ) -> Result<(), ApiError> {
     check_bound(&password, field)?;
     let reservation = state
         .login_throttle
-        .reserve(&state.redis, &row.email)
+        .reserve(&state.redis, &account.email)
         .await?
         .map_err(|wait| ApiError::RateLimited { retry_after: wait })?;
     let verification = match state
         .hasher
-        .verify(password, Some(row.password_hash.clone()))
+        .verify(password, Some(account.password_hash.clone()))
         .await
     {
         Ok(verification) => verification,
@@ -305,12 +207,12 @@ async fn check_password(
 /// one-time code of the account's address.
 async fn reauthenticate(
     state: &AppState,
-    row: &UserRow,
+    account: &User,
     proof: Reauthentication,
 ) -> Result<(), ApiError> {
     match proof {
         Reauthentication::Password { password } => {
-            check_password(state, row, password, "password").await?;
+            check_password(state, account, password, "password").await?;
         }
         Reauthentication::Code { code } => {
             let length = state.otp.settings().length as usize;
@@ -320,7 +222,11 @@ async fn reauthenticate(
                     format!("must be {length} digits"),
                 ));
             }
-            if !state.otp.verify(&state.redis, &row.email, &code).await? {
+            if !state
+                .otp
+                .verify(&state.redis, &account.email, &code)
+                .await?
+            {
                 return Err(ApiError::invalid("code", "is wrong, used or expired"));
             }
         }
