@@ -91,7 +91,7 @@ struct Declared(OpenApiRouter<AppState>, RouteLimits);
 impl Declared {
     fn add(&mut self, limit: Limit, routes: OpenApiRouter<AppState>) {
         for template in routes.get_openapi().paths.paths.keys() {
-            self.1.declare(template.as_str(), limit);
+            self.1.declare(template, limit);
         }
         let merged = std::mem::take(&mut self.0).merge(routes);
         self.0 = merged;
