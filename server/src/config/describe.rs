@@ -101,6 +101,10 @@ impl Settings {
                     .map_or_else(|| "<unset: /metrics on PORT>".into(), |a| a.to_string()),
             ),
             (
+                "METRICS_SESSIONS_REFRESH",
+                human(self.metrics_sessions_refresh),
+            ),
+            (
                 "PASSWORD_HASH",
                 match auth.password_hash {
                     PasswordHashKind::Argon2id => "argon2id",

@@ -117,6 +117,12 @@ pub(super) fn load(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Settings, 
                 .map(Some)
                 .map_err(|_| "an address such as 127.0.0.1:9100".into())
         })?,
+        metrics_sessions_refresh: vars.duration(
+            "METRICS_SESSIONS_REFRESH",
+            2 * SECOND,
+            Duration::ZERO,
+            3600 * SECOND,
+        )?,
         instance_id: vars
             .raw("INSTANCE_ID")
             .or_else(|| vars.raw("HOSTNAME"))

@@ -38,6 +38,9 @@ pub struct Settings {
     pub sentry_dsn: Option<SecretString>,
     /// Serve `/metrics` on this address instead of the API listener.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Scrapes within this long of the last one reuse its cluster-wide
+    /// session count instead of asking Redis again (0: every scrape asks).
+    pub metrics_sessions_refresh: Duration,
     /// Names this process in health bodies and logs (`INSTANCE_ID`, else the host name).
     pub instance_id: String,
     /// `CLUSTER_MODE` from the seed: accepted and ignored, since one process already
