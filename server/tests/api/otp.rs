@@ -119,7 +119,7 @@ async fn known_and_unknown_addresses_get_the_same_answer_and_only_known_ones_mai
     );
     // Both paths do the same work, so take comparable time: a code is
     // stored, for the same lifetime, whether or not the address has an
-    // account (timing itself is measured in benches/otp_timing.sh).
+    // account (timing itself is measured in benches/enumeration_timing.sh).
     let keys = app.state.redis.keys();
     for email in known.iter().chain(&unknown) {
         let ttl = app.pttl(&keys.otp(&address_key(email))).await;
