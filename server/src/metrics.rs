@@ -24,9 +24,6 @@ use crate::process;
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
-/// The cluster-wide session count is one Redis call; scrapes within this
-/// window reuse the last answer.
-const SESSIONS_ACTIVE_FRESHNESS: Duration = Duration::from_secs(2);
 /// Every rate-limit tier, so each series exists (at zero) from the start.
 pub const TIERS: &[&str] = &["auth", "api", "public", "otp"];
 
@@ -64,6 +61,9 @@ pub struct Metrics {
     cpu_cores: Gauge,
     last_cpu_seconds: Mutex<f64>,
     sessions_active_read: Mutex<Option<Instant>>,
+    /// The cluster-wide session count is one Redis call; scrapes within this
+    /// window reuse the last answer (`METRICS_SESSIONS_REFRESH`).
+    sessions_active_refresh: Duration,
 }
 
 fn histogram(name: &str, help: &str, labels: &[&str]) -> prometheus::Result<HistogramVec> {
@@ -82,7 +82,7 @@ impl Metrics {
     ///
     /// # Errors
     /// A metric is defined twice (a programming error caught by any test).
-    pub fn new(instance_id: &str) -> prometheus::Result<Self> {
+    pub fn new(instance_id: &str, sessions_active_refresh: Duration) -> prometheus::Result<Self> {
         let metrics = Self {
             registry: Registry::new(),
             http_duration: histogram(
@@ -193,6 +193,7 @@ impl Metrics {
             )?,
             last_cpu_seconds: Mutex::new(0.0),
             sessions_active_read: Mutex::new(None),
+            sessions_active_refresh,
         };
         metrics.register_all(instance_id)?;
         metrics.preset()?;
@@ -275,7 +276,7 @@ impl Metrics {
             .sessions_active_read
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let due = last.is_none_or(|at| at.elapsed() >= SESSIONS_ACTIVE_FRESHNESS);
+        let due = last.is_none_or(|at| at.elapsed() >= self.sessions_active_refresh);
         if due {
             *last = Some(Instant::now());
         }

@@ -50,8 +50,10 @@ impl Application {
         let db = Database::new(primary, &settings.database)?;
         // Route reads to replicas that answer right away, not only after the first tick.
         db.check_replicas().await;
-        let metrics =
-            Arc::new(Metrics::new(&settings.instance_id).context("cannot register metrics")?);
+        let metrics = Arc::new(
+            Metrics::new(&settings.instance_id, settings.metrics_sessions_refresh)
+                .context("cannot register metrics")?,
+        );
         let redis_duration = metrics.redis_command.clone();
         let redis = RedisClient::new(&settings.redis, redis_duration).await?;
         let address = SocketAddr::new(settings.http.host, settings.http.port);

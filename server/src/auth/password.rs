@@ -18,6 +18,7 @@
 //! hash: memory that a fresh buffer per hash would take from the allocator
 //! on whichever thread ran it, and that glibc's arenas then keep resident.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
@@ -83,6 +84,9 @@ pub struct PasswordHasherPool {
     queue: Arc<Semaphore>,
     /// Verified for unknown emails, so they take as long as a wrong password.
     dummy_hash: Arc<str>,
+    /// Verifications run, real or dummy: lets tests check that every login
+    /// path pays for exactly one, without timing it.
+    verifications: Arc<AtomicU64>,
 }
 
 impl PasswordHasherPool {
@@ -116,7 +120,13 @@ impl PasswordHasherPool {
             jobs,
             queue: Arc::new(Semaphore::new(capacity)),
             dummy_hash: dummy_hash.into(),
+            verifications: Arc::default(),
         })
+    }
+
+    /// How many verifications (against a stored or the dummy hash) have run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// Hashes `password` with the configured algorithm.
@@ -147,6 +157,7 @@ impl PasswordHasherPool {
         let verification = self
             .run(move |scratch| verify_now(kind, cost, &password, &hash, scratch))
             .await?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(Verification {
             matches: real && verification.matches,
             needs_rehash: real && verification.needs_rehash,

@@ -58,6 +58,10 @@ settings! {
         /// Serve `/metrics` on this address instead of the API listener.
         pub metrics_addr: Option<SocketAddr> =
             var("METRICS_ADDR", optional(socket_address), show::metrics_addr);
+        /// Scrapes within this long of the last one reuse its cluster-wide
+        /// session count instead of asking Redis again (0: every scrape asks).
+        pub metrics_sessions_refresh: Duration =
+            var("METRICS_SESSIONS_REFRESH", or(secs(2), within(secs(0), secs(3600))));
         pub auth: AuthSettings = section(env);
         pub rate_limit: RateLimitSettings = section();
         pub otp: OtpSettings = section(env);

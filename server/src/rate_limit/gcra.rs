@@ -13,11 +13,15 @@ use crate::config::Policy;
 use crate::redis_client::RedisClient;
 
 /// KEYS[1]: the subject's key. ARGV[1]: emission interval (µs), ARGV[2]:
-/// window (µs). Stores the theoretical arrival time (TAT). Returns
+/// window (µs), ARGV[3] (tests only): the time (µs) instead of Redis's
+/// `TIME`. Stores the theoretical arrival time (TAT). Returns
 /// {allowed, wait µs, µs until the bucket is full again}.
 const GCRA: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local interval = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
@@ -48,7 +52,8 @@ fn micros(duration: Duration) -> u64 {
 }
 
 impl Gcra {
-    /// One atomic check-and-count against `key`.
+    /// One atomic check-and-count against `key`, on Redis's clock (one
+    /// clock for every instance).
     ///
     /// # Errors
     /// Redis failed.
@@ -58,6 +63,21 @@ impl Gcra {
         key: &str,
         policy: Policy,
     ) -> redis::RedisResult<Decision> {
+        self.check_at(redis, key, policy, None).await
+    }
+
+    /// [`check`](Self::check) at `now` (since the Unix epoch) instead of
+    /// Redis's clock, so tests can drive time; `None` is Redis's clock.
+    ///
+    /// # Errors
+    /// Redis failed.
+    pub async fn check_at(
+        &self,
+        redis: &RedisClient,
+        key: &str,
+        policy: Policy,
+        now: Option<Duration>,
+    ) -> redis::RedisResult<Decision> {
         let window = micros(policy.window);
         let interval = (window / u64::from(policy.limit)).max(1);
         let mut connection = redis.connection();
@@ -66,6 +86,8 @@ impl Gcra {
             .key(key)
             .arg(interval)
             .arg(window)
+            // `None` adds no argument: the script reads Redis's `TIME`.
+            .arg(now.map(micros))
             .invoke_async(&mut connection)
             .await?;
         let until_full = u64::try_from(until_full).unwrap_or(0);

@@ -210,6 +210,47 @@ pub(crate) fn unreachable_pool() -> PgPool {
 /// A Redis URL where nothing listens: Redis "down".
 pub(crate) const UNREACHABLE_REDIS: &str = "redis://127.0.0.1:1/0";
 
+impl TestApp {
+    /// The milliseconds Redis still keeps `key` (`PTTL`): a test asserts the
+    /// lifetime Redis holds instead of sleeping past it. -2: no such key.
+    pub(crate) async fn pttl(&self, key: &str) -> i64 {
+        let mut redis = self.state.redis.connection();
+        redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut redis)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the app's probe has found Redis down (it probes every
+    /// second while Redis is up).
+    pub(crate) async fn wait_until_redis_known_down(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.state.redis.breaker().is_up() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Redis never seen down"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Ends `key`'s lifetime now, as Redis does when its TTL runs out (an
+    /// expiry in the past deletes it), after checking it had one.
+    pub(crate) async fn expire_now(&self, key: &str) {
+        assert!(self.pttl(key).await > 0, "{key} has a lifetime to end");
+        let mut redis = self.state.redis.connection();
+        let expired: i64 = redis::cmd("PEXPIREAT")
+            .arg(key)
+            .arg(1)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(expired, 1, "{key}");
+        assert_eq!(self.pttl(key).await, -2, "{key} is gone");
+    }
+}
+
 /// A registered user with an open session.
 pub(crate) struct LoggedIn {
     pub(crate) user_id: String,
@@ -524,6 +565,15 @@ impl TestSmtp {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
             .collect()
+    }
+
+    /// Waits for the `n`th message to `recipient`, a mail queued after the
+    /// requests whose mail a test says was never sent. The queue is FIFO
+    /// with one worker that sends a message only after the previous one
+    /// was stored here, so by then any mail queued earlier has arrived:
+    /// "nothing arrived" is final, not "nothing arrived yet".
+    pub(crate) async fn barrier(&self, recipient: &str, n: usize) {
+        self.nth_message(recipient, n).await;
     }
 
     /// Waits for the `n`th message to `recipient`.

@@ -42,6 +42,31 @@ fn start_server(db: &TestDb, shutdown_timeout: &str) -> (std::process::Child, St
     (child, address)
 }
 
+/// Polls the server's `/metrics` until `n` requests are in flight (the
+/// poll itself is one): a half-sent request has been admitted.
+async fn wait_in_flight(address: &str, n: u32) {
+    let series = format!("{} ", contract::metrics::HTTP_REQUESTS_IN_FLIGHT);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("http://{address}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let in_flight: u32 = text
+            .lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0);
+        if in_flight >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{in_flight} in flight, not {n}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 fn signal(child: &std::process::Child, name: &str) {
     let status = Command::new("kill")
         .args(["-s", name, &child.id().to_string()])
@@ -63,15 +88,19 @@ async fn sigterm_drains_in_flight_requests_refuses_new_ones_and_exits_zero() {
     let mut slow = TcpStream::connect(&address).unwrap();
     write!(slow, "POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}", body.len()).unwrap();
     slow.flush().unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    wait_in_flight(&address, 2).await;
 
     signal(&child, "TERM");
-    tokio::time::sleep(Duration::from_millis(500)).await;
-
-    assert!(
-        TcpStream::connect(&address).is_err(),
-        "new connections are refused while draining"
-    );
+    // New connections are refused while draining: poll until the listener
+    // has closed (the slow request is still waiting for its tail).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(&address).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "new connections are refused while draining"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     slow.write_all(tail.as_bytes()).unwrap();
     let mut response = String::new();
     slow.read_to_string(&mut response).unwrap();
@@ -96,7 +125,7 @@ async fn a_request_slower_than_the_drain_timeout_is_cut_and_shutdown_still_compl
     let (mut child, address) = start_server(&db, "1");
     let mut stuck = TcpStream::connect(&address).unwrap();
     write!(stuck, "POST /api/auth/register HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{{").unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_in_flight(&address, 2).await;
 
     let started = Instant::now();
     signal(&child, "TERM");

@@ -67,12 +67,24 @@ async fn the_request_past_the_auth_limit_gets_429_with_consistent_headers() {
     assert!(metrics.contains(r#"tenk_rate_limit_rejected_total{tier="auth"} 1"#));
 }
 
+/// The one key of the shared limiter that `app` has written.
+async fn only_limiter_key(app: &TestApp) -> String {
+    let mut redis = app.state.redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}rl:*", app.state.redis.keys().prefix()))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    keys[0].clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waiting_exactly_retry_after_then_retrying_succeeds() {
+async fn once_retry_after_has_passed_the_retry_succeeds() {
     let db = TestDb::new().await;
     let app = TestApp::spawn_with(
         db.pool.clone(),
-        test_settings(&[("RATE_LIMIT_AUTH", "2/2s")]),
+        test_settings(&[("RATE_LIMIT_AUTH", "2/10m")]),
     )
     .await;
     refresh(&app).send().await.unwrap();
@@ -80,45 +92,174 @@ async fn waiting_exactly_retry_after_then_retrying_succeeds() {
     let limited = refresh(&app).send().await.unwrap();
     assert_eq!(limited.status(), 429);
     let retry_after: u64 = header(&limited, "retry-after").parse().unwrap();
+    assert!(
+        retry_after > 290 && retry_after <= 300,
+        "one slot per 600 s / 2: {retry_after}"
+    );
 
-    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    // Retry-After seconds pass: the stored theoretical arrival time moves
+    // back by as much (what waiting would do), no sleeping.
+    let key = only_limiter_key(&app).await;
+    let mut redis = app.state.redis.connection();
+    let tat: i64 = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(tat - i64::try_from(retry_after).unwrap() * 1_000_000)
+        .arg("KEEPTTL")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
 
     assert_eq!(refresh(&app).send().await.unwrap().status(), 401);
+    assert_eq!(
+        refresh(&app).send().await.unwrap().status(),
+        429,
+        "one slot came back, not two"
+    );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_double_burst_at_a_window_edge() {
-    let db = TestDb::new().await;
-    let app = TestApp::spawn_with(
-        db.pool.clone(),
-        test_settings(&[("RATE_LIMIT_AUTH", "10/2s")]),
-    )
-    .await;
-    let admitted =
-        |responses: Vec<reqwest::Response>| responses.iter().filter(|r| r.status() != 429).count();
+/// GCRA on a clock the test drives (`now` passed to the script): the exact
+/// admit/deny sequence, burst, retry-after and reset.
+mod gcra {
+    use std::time::Duration;
 
-    let first = admitted(
-        join_all((0..10).map(|_| refresh(&app).send()))
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect(),
-    );
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let second = admitted(
-        join_all((0..10).map(|_| refresh(&app).send()))
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect(),
-    );
+    use tenk_server::config::Policy;
+    use tenk_server::rate_limit::Decision;
+    use tenk_server::rate_limit::gcra::Gcra;
 
-    assert_eq!(first, 10);
-    // A fixed window starting between the two bursts would admit 10 again;
-    // GCRA has earned back only what one second is worth (5, give or take
-    // the time the bursts themselves take on a busy machine).
-    assert!(second <= 7, "second burst admitted {second}");
-    assert!(second >= 3, "second burst admitted {second}");
+    use crate::helpers::{TestApp, TestDb};
+
+    /// 10 per 10 minutes: one slot every 60 s. Long enough that the key's
+    /// real expiry (Redis's clock) never falls inside a test.
+    const POLICY: Policy = Policy {
+        limit: 10,
+        window: Duration::from_secs(600),
+    };
+    const SLOT: Duration = Duration::from_secs(60);
+    /// An arbitrary start (2023-11-14): only differences matter.
+    const T0: Duration = Duration::from_secs(1_700_000_000);
+
+    struct Clocked {
+        app: TestApp,
+        gcra: Gcra,
+        key: String,
+        _db: TestDb,
+    }
+
+    impl Clocked {
+        async fn new() -> Self {
+            let db = TestDb::new().await;
+            let app = TestApp::spawn(&db).await;
+            let key = app.state.redis.keys().rate_limit("test", "subject");
+            Self {
+                app,
+                gcra: Gcra::default(),
+                key,
+                _db: db,
+            }
+        }
+
+        async fn at(&self, now: Duration) -> Decision {
+            self.gcra
+                .check_at(&self.app.state.redis, &self.key, POLICY, Some(now))
+                .await
+                .unwrap()
+        }
+
+        /// How many of `n` checks at `now` are admitted.
+        async fn admitted(&self, now: Duration, n: u32) -> u32 {
+            let mut admitted = 0;
+            for _ in 0..n {
+                admitted += u32::from(self.at(now).await.allowed);
+            }
+            admitted
+        }
+    }
+
+    fn denied(retry_after: Duration, reset: Duration) -> Decision {
+        Decision {
+            allowed: false,
+            remaining: 0,
+            reset,
+            retry_after,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_burst_then_one_slot_per_interval_exactly_at_retry_after() {
+        let clock = Clocked::new().await;
+
+        for n in 1..=10_u32 {
+            assert_eq!(
+                clock.at(T0).await,
+                Decision {
+                    allowed: true,
+                    remaining: 10 - n,
+                    reset: SLOT * n,
+                    retry_after: Duration::ZERO,
+                },
+                "request {n} of the burst"
+            );
+        }
+        assert_eq!(clock.at(T0).await, denied(SLOT, SLOT * 10));
+        let almost = T0 + SLOT - Duration::from_micros(1);
+        assert_eq!(
+            clock.at(almost).await,
+            denied(
+                Duration::from_micros(1),
+                SLOT * 10 - (SLOT - Duration::from_micros(1))
+            ),
+            "one microsecond early"
+        );
+
+        let slot_back = T0 + SLOT;
+        assert_eq!(
+            clock.at(slot_back).await,
+            Decision {
+                allowed: true,
+                remaining: 0,
+                reset: SLOT * 10,
+                retry_after: Duration::ZERO,
+            },
+            "exactly at retry-after"
+        );
+        assert_eq!(clock.at(slot_back).await, denied(SLOT, SLOT * 10));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_double_burst_at_a_window_edge() {
+        let clock = Clocked::new().await;
+        assert_eq!(clock.admitted(T0, 10).await, 10);
+
+        // Half a window later a fixed window starting in between would
+        // admit 10 again; GCRA has earned back exactly half the burst.
+        let half = T0 + POLICY.window / 2;
+        assert_eq!(clock.admitted(half, 10).await, 5);
+        assert_eq!(clock.at(half).await.retry_after, SLOT);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_full_burst_is_back_at_reset_and_not_before() {
+        let clock = Clocked::new().await;
+        assert_eq!(clock.admitted(T0, 10).await, 10);
+        let reset = clock.at(T0).await.reset;
+        assert_eq!(reset, POLICY.window);
+
+        let just_before = T0 + reset - SLOT;
+        assert_eq!(clock.admitted(just_before, 10).await, 9, "one slot short");
+
+        // Another subject, same history, a slot later.
+        let mut clock = clock;
+        clock.key = clock.app.state.redis.keys().rate_limit("test", "other");
+        assert_eq!(clock.admitted(T0, 10).await, 10);
+        assert_eq!(clock.admitted(T0 + reset, 11).await, 10, "a full burst");
+        // A long idle time earns no more than the burst.
+        assert_eq!(clock.admitted(T0 + reset * 100, 11).await, 10);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +408,36 @@ async fn failed_logins_per_account_slow_down_across_ips_and_a_success_clears_the
     assert_eq!(throttled.status(), 429, "a new IP does not help");
     assert_eq!(header(&throttled, "retry-after"), "1");
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The one-second delay passes: every recorded failure moves one second
+    // into the past (what waiting would do), no sleeping.
+    let mut redis = app.state.redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!(
+            "{}login_failures:*",
+            app.state.redis.keys().prefix()
+        ))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let failures: Vec<(String, i64)> = redis::cmd("ZRANGE")
+        .arg(&keys[0])
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 5);
+    for (member, at) in failures {
+        let _: () = redis::cmd("ZADD")
+            .arg(&keys[0])
+            .arg(at - 1000)
+            .arg(member)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
     assert_eq!(
         attempt(51, "wrong password 1").await.unwrap().status(),
         401,
@@ -319,7 +489,7 @@ async fn with_redis_down_auth_fails_closed_public_limits_locally_and_redis_back_
     assert_eq!(app.get("/api/health").send().await.unwrap().status(), 200);
 
     redis.stop();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.wait_until_redis_known_down().await;
 
     let started = Instant::now();
     let auth = refresh(&app).send().await.unwrap();

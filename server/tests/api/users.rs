@@ -24,10 +24,21 @@ async fn a_renamed_profile_is_fresh_on_every_instance() {
         .await
         .unwrap();
     assert_eq!(renamed.status(), 200);
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
-    let fresh: UserProfile = read(&b).await.unwrap().json().await.unwrap();
-    assert_eq!(fresh.name, "Ada");
+    // B hears of the change through pub/sub: poll until it shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let fresh: UserProfile = read(&b).await.unwrap().json().await.unwrap();
+        if fresh.name == "Ada" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B still serves {}",
+            fresh.name
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let invalid = a
         .patch("/api/users/me")
         .bearer_auth(user.token())
