@@ -42,10 +42,11 @@ die() {
   exit 1
 }
 
+COMPOSE=(docker-compose --project-name "$PROJECT" --project-directory "$ROOT"
+  --env-file "$RUN_DIR/compose-vars.env"
+  -f "$ROOT/docker-compose.yml" -f "$ROOT/deploy/podman/compose.podman.yml")
 compose() {
-  docker-compose --project-name "$PROJECT" --project-directory "$ROOT" \
-    --env-file "$RUN_DIR/compose-vars.env" \
-    -f "$ROOT/docker-compose.yml" -f "$ROOT/deploy/podman/compose.podman.yml" "$@"
+  "${COMPOSE[@]}" "$@"
 }
 
 # --- the host: packages, podman's settings, its API service --------------------------
@@ -320,9 +321,10 @@ compose config -q
 start_healthchecks
 STACK_UP=1
 started=$SECONDS
-if ! compose up -d --no-build >"$RUN_DIR/up.log" 2>&1; then
+# Bounded: a container that never turns healthy must fail the run, not hang CI.
+if ! timeout 600 "${COMPOSE[@]}" up -d --no-build >"$RUN_DIR/up.log" 2>&1; then
   cat "$RUN_DIR/up.log"
-  die "docker-compose up failed"
+  die "docker-compose up failed or did not finish in 10 min"
 fi
 echo "up -d: $((SECONDS - started))s"
 

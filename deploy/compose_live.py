@@ -104,8 +104,11 @@ def run_healthchecks(podman: Podman) -> None:
     def check(ident: str, name: str) -> None:
         try:
             status, body = podman.call("GET", f"/containers/{ident}/healthcheck", timeout=60)
-        except OSError as exc:
-            print(f"{name}: {exc}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - any failure: check again in 2 s
+            # Not only OSError: http.client's IncompleteRead or BadStatusLine
+            # escaped once and, raised on a pool thread, left the container
+            # "in flight" for an hour, so compose up waited for it forever.
+            print(f"{name}: {exc!r}", flush=True)
             status, body = 0, None
         health = body.get("Status") if isinstance(body, dict) else None
         with lock:
