@@ -222,23 +222,30 @@ def checks_through_nginx(args: argparse.Namespace, results: Results) -> None:
     check_context(results)
 
     # 1. Every service is up: running, healthy where it has a check; migrate done.
-    containers = podman.containers()
-    states = {}
-    for name, container in sorted(containers.items()):
-        details = podman.inspect(container["Id"])
-        state = details.get("State", {})
-        health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status", "")
-        states[name] = f"{state.get('Status')}{'/' + health if health else ''}"
-        if name == "migrate":
-            states[name] += f" (exit {state.get('ExitCode')})"
+    # `compose up` waits only for what something depends on; a leaf such as
+    # nginx may still be starting, so it gets up to 90 s to turn healthy.
     expected = {"nginx", *API_REPLICAS, "migrate", "postgres", "postgres-replica", "pgbouncer", "redis",
                 "prometheus", "alertmanager", "mailpit"}
-    bad = {n: s for n, s in states.items()
-           if n != "migrate" and not (s == "running/healthy" or (n == "mailpit" and s == "running"))}
+    deadline = time.monotonic() + 90
+    while True:
+        containers = podman.containers()
+        states = {}
+        for name, container in sorted(containers.items()):
+            details = podman.inspect(container["Id"])
+            state = details.get("State", {})
+            health = (state.get("Health") or state.get("Healthcheck") or {}).get("Status", "")
+            states[name] = f"{state.get('Status')}{'/' + health if health else ''}"
+            if name == "migrate":
+                states[name] += f" (exit {state.get('ExitCode')})"
+        bad = {n: s for n, s in states.items()
+               if n != "migrate" and not (s == "running/healthy" or (n == "mailpit" and s == "running"))}
+        up = (set(states) == expected and not bad and states.get("migrate", "").startswith("exited")
+              and states["migrate"].endswith("(exit 0)"))
+        if up or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     results.check(f"{len(states)} services up: every one running, healthy where it has a health check; "
-                  f"migrate {states.get('migrate')}",
-                  set(states) == expected and not bad and states.get("migrate", "").startswith("exited")
-                  and states["migrate"].endswith("(exit 0)"),
+                  f"migrate {states.get('migrate')}", up,
                   f"missing {sorted(expected - set(states))}, not healthy {bad}")
     ids = {name: c["Id"] for name, c in containers.items()}
 
