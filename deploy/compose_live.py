@@ -249,7 +249,23 @@ def checks_through_nginx(args: argparse.Namespace, results: Results) -> None:
                   f"missing {sorted(expected - set(states))}, not healthy {bad}")
     ids = {name: c["Id"] for name, c in containers.items()}
 
-    # 2. Readiness through nginx (PostgreSQL through PgBouncer, the replica, Redis).
+    # 2. Readiness on every replica (each asked inside its container: a replica
+    # that just started may still be finding PostgreSQL and Redis, and nginx
+    # sends it traffic all the same), then through nginx (PostgreSQL through
+    # PgBouncer, the replica, Redis).
+    started = time.monotonic()
+
+    def ready_on(name: str) -> bool:
+        done = exec_in(ids[name], "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                       "http://127.0.0.1:8080/api/health/ready")
+        return done.stdout.strip() == "200"
+
+    replicas_ready = {}
+    for name in API_REPLICAS:
+        ok, _ = poll(60, lambda name=name: ready_on(name))
+        replicas_ready[name] = f"{time.monotonic() - started:.1f}s" if ok else "never"
+    results.check(f"every replica ready (asked directly): {replicas_ready}",
+                  "never" not in replicas_ready.values(), f"{replicas_ready}")
     started = time.monotonic()
     ready, _ = poll(60, lambda: http("GET", f"{base}/api/health/ready")[0] == 200)
     status, body, _ = http("GET", f"{base}/api/health/ready")
