@@ -11,32 +11,15 @@
 #   bash benches/enumeration_timing.sh --check   (also exit 1 when a ratio leaves 1/3..3)
 #   N=20 TENK_SERVER_BIN=/path/to/tenk-server bash benches/enumeration_timing.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tenk-target}"
 count="${N:-60}"
 port="${PORT:-18591}"
 database="tenk_enumtiming_$$"
-prefix="enumtiming:$$:"
 check="${1:-}"
-if [ -n "${TENK_SERVER_BIN:-}" ]; then
-  binary="$TENK_SERVER_BIN"
-else
-  cargo build --release -q --locked -p tenk-server
-  binary="$CARGO_TARGET_DIR/release/tenk-server"
-fi
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists $database with (force)" >/dev/null 2>&1 || true
-  redis-cli -h 127.0.0.1 --scan --pattern "${prefix}*" 2>/dev/null | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
+source "$(dirname "$0")/lib.sh"
 # No rate limits, and the code mails go to the log: only the work of each
 # path is measured. Each account is tried once, below the login throttle.
-env DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" PORT="$port" REDIS_KEY_PREFIX="$prefix" \
-  LOG_LEVEL=warn RATE_LIMIT_ENABLED=false MAIL_TRANSPORT=log "$binary" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
+start RATE_LIMIT_ENABLED=false MAIL_TRANSPORT=log
+pid="$server_pid"
 python3 - "$port" "$pid" "$count" "$check" <<'PY'
 import http.client, json, statistics, sys, time
 port, pid, count, check = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]

@@ -6,29 +6,12 @@
 #   bash benches/login_memory.sh                 (N=300; PostgreSQL and Redis on 127.0.0.1)
 #   N=100 TENK_SERVER_BIN=/path/to/tenk-server bash benches/login_memory.sh
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/tenk-target}"
 count="${N:-300}"
 port="${PORT:-18590}"
 database="tenk_loginmem_$$"
-prefix="loginmem:$$:"
-if [ -n "${TENK_SERVER_BIN:-}" ]; then
-  binary="$TENK_SERVER_BIN"
-else
-  cargo build --release -q --locked -p tenk-server
-  binary="$CARGO_TARGET_DIR/release/tenk-server"
-fi
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
-  psql -q -h 127.0.0.1 -U postgres -d postgres -c "drop database if exists $database with (force)" >/dev/null 2>&1 || true
-  redis-cli -h 127.0.0.1 --scan --pattern "${prefix}*" 2>/dev/null | xargs -r redis-cli -h 127.0.0.1 del >/dev/null 2>&1 || true
-}
-trap cleanup EXIT
-env DATABASE_URL="postgres://postgres@127.0.0.1:5432/$database" PORT="$port" REDIS_KEY_PREFIX="$prefix" \
-  LOG_LEVEL=warn RATE_LIMIT_ENABLED=false "$binary" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
+source "$(dirname "$0")/lib.sh"
+start RATE_LIMIT_ENABLED=false
+pid="$server_pid"
 python3 - "$port" "$pid" "$count" <<'PY'
 import http.client, json, sys, concurrent.futures
 port, pid, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])

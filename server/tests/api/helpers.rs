@@ -189,6 +189,13 @@ impl TestApp {
     pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path))
     }
+
+    /// The `/metrics` text (asserting a 200).
+    pub(crate) async fn metrics(&self) -> String {
+        let response = self.get("/metrics").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
 }
 
 impl Drop for TestApp {

@@ -167,14 +167,7 @@ async fn a_saturated_pool_answers_503_with_retry_after_and_recovers() {
 
     drop(held);
     assert_eq!(app.login(&email, PASSWORD).await.status(), 200);
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("tenk_db_pool_timeouts_total{pool=\"primary\"} 1"),
         "{metrics}"

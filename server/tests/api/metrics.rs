@@ -3,12 +3,6 @@
 
 use crate::helpers::{TestApp, TestDb, test_settings};
 
-async fn scrape(app: &TestApp) -> String {
-    let response = app.get("/metrics").send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
 /// The value of the first sample whose line starts with `series`.
 fn value(text: &str, series: &str) -> f64 {
     text.lines()
@@ -30,7 +24,7 @@ async fn every_contract_metric_is_exported_with_help_and_passes_promtool() {
     let app = TestApp::spawn(&db).await;
     app.get("/api/health").send().await.unwrap();
 
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
 
     for name in contract::metrics::ALL {
         assert!(
@@ -90,13 +84,13 @@ async fn request_counts_and_latency_buckets_move_with_traffic() {
     let app = TestApp::spawn(&db).await;
     let series = r#"http_server_request_duration_seconds_count{method="GET",route="/api/health",status="200"}"#;
     app.get("/api/health").send().await.unwrap();
-    let before = value(&scrape(&app).await, series);
+    let before = value(&app.metrics().await, series);
 
     for _ in 0..7 {
         app.get("/api/health").send().await.unwrap();
     }
 
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     assert_eq!(value(&text, series) - before, 7.0);
     let inf = r#"http_server_request_duration_seconds_bucket{method="GET",route="/api/health",status="200",le="+Inf"}"#;
     assert_eq!(value(&text, inf), value(&text, series));
@@ -116,8 +110,8 @@ async fn a_thousand_distinct_paths_add_no_series() {
             .await
             .unwrap();
     }
-    scrape(&app).await; // the first scrape adds the series of /metrics itself
-    let before = series_count(&scrape(&app).await);
+    app.metrics().await; // the first scrape adds the series of /metrics itself
+    let before = series_count(&app.metrics().await);
 
     for _ in 0..500 {
         app.get(&format!("/api/posts/{}", uuid::Uuid::new_v4()))
@@ -130,7 +124,7 @@ async fn a_thousand_distinct_paths_add_no_series() {
             .unwrap();
     }
 
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     assert_eq!(series_count(&text), before);
     assert!(text.contains(r#"route="/api/posts/{id}""#));
     assert!(text.contains(r#"route="unmatched""#));
@@ -150,7 +144,7 @@ async fn pool_gauges_reflect_held_connections() {
     for _ in 0..5 {
         held.push(app.state.db.primary().acquire().await.unwrap());
     }
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     drop(held);
 
     assert_eq!(value(&text, &gauge("in_use")), 5.0);
@@ -169,9 +163,9 @@ async fn the_active_session_gauge_follows_logins_logouts_and_expiry() {
     let app = TestApp::spawn_with(db.pool.clone(), settings).await;
     let alice = app.new_user("gauge-a").await;
     let bob = app.new_user("gauge-b").await;
-    assert_eq!(value(&scrape(&app).await, "tenk_sessions_active"), 2.0);
+    assert_eq!(value(&app.metrics().await, "tenk_sessions_active"), 2.0);
     assert_eq!(
-        value(&scrape(&app).await, "tenk_sessions_created_total"),
+        value(&app.metrics().await, "tenk_sessions_created_total"),
         2.0
     );
 
@@ -180,7 +174,7 @@ async fn the_active_session_gauge_follows_logins_logouts_and_expiry() {
         .send()
         .await
         .unwrap();
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     assert_eq!(value(&text, "tenk_sessions_active"), 1.0);
     assert_eq!(
         value(&text, r#"tenk_sessions_revoked_total{reason="logout"}"#),
@@ -196,7 +190,7 @@ async fn the_active_session_gauge_follows_logins_logouts_and_expiry() {
         .query_async(&mut redis)
         .await
         .unwrap();
-    assert_eq!(value(&scrape(&app).await, "tenk_sessions_active"), 0.0);
+    assert_eq!(value(&app.metrics().await, "tenk_sessions_active"), 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +200,7 @@ async fn scrapes_within_the_refresh_window_reuse_the_session_count() {
     let settings = test_settings(&[("METRICS_SESSIONS_REFRESH", "1h")]);
     let app = TestApp::spawn_with(db.pool.clone(), settings).await;
     let alice = app.new_user("reuse-a").await;
-    assert_eq!(value(&scrape(&app).await, "tenk_sessions_active"), 1.0);
+    assert_eq!(value(&app.metrics().await, "tenk_sessions_active"), 1.0);
 
     app.new_user("reuse-b").await;
     app.post("/api/auth/logout")
@@ -217,7 +211,7 @@ async fn scrapes_within_the_refresh_window_reuse_the_session_count() {
     app.new_user("reuse-c").await;
 
     assert_eq!(
-        value(&scrape(&app).await, "tenk_sessions_active"),
+        value(&app.metrics().await, "tenk_sessions_active"),
         1.0,
         "the count read by the first scrape, not Redis's 2"
     );
@@ -280,7 +274,7 @@ async fn auth_attempts_and_cache_lookups_are_counted() {
             .unwrap();
     }
 
-    let text = scrape(&app).await;
+    let text = app.metrics().await;
     assert_eq!(
         value(
             &text,

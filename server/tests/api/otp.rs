@@ -81,14 +81,7 @@ async fn a_mailed_code_opens_a_session_once() {
         401,
         "a used code is dead"
     );
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"tenk_auth_attempts_total{method="otp",result="success"} 1"#));
 }
 
@@ -309,14 +302,7 @@ async fn with_smtp_down_the_request_still_answers_202_and_the_failure_is_counted
     // Two failures: the verification mail at registration, then the code.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let metrics = app
-            .get("/metrics")
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = app.metrics().await;
         if metrics.contains("tenk_mail_send_failures_total 2") {
             break;
         }
@@ -349,14 +335,7 @@ async fn the_request_answers_while_the_mail_server_has_not_even_said_hello() {
         .await
         .expect("the worker connects")
         .unwrap();
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(metrics.contains("tenk_mail_send_failures_total 0"));
     drop(held);
 }
@@ -403,14 +382,7 @@ async fn codes_are_stored_only_as_keyed_hashes_and_never_logged() {
     assert_eq!(verify(&app, &email, &code).await.status(), 200);
     let logs = captured_logs();
     assert!(!logs.contains(&format!("code is {code}")) && !logs.contains(&format!("\"{code}\"")));
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(!metrics.contains(&code));
 }
 
